@@ -1,0 +1,3 @@
+from filelinks_api.cli import main
+
+raise SystemExit(main())

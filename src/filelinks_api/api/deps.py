@@ -1,0 +1,100 @@
+"""What every route gets injected: the caller, a session, the clock, storage, its params.
+
+All dependencies are `async def`: a sync dependency would cost a threadpool hop per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from filelinks_api.config import Settings
+from filelinks_api.db import Database
+from filelinks_api.repository import Scope
+from filelinks_api.storage import LocalStorage
+from filelinks_api.wire.params import StripeParams, parse
+from filelinks_api.wire.request import Caller, authenticate, read_params
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_settings(request: Request) -> Settings:
+    return settings_of(request)
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    db: Database = request.app.state.db
+    # Writes begin with the write lock on SQLite (BEGIN IMMEDIATE); reads never wait for it.
+    maker = db.reader if request.method in ("GET", "HEAD") else db.writer
+    session = maker()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def _authenticate(request: Request, *, allow_publishable: bool) -> Caller:
+    caller = authenticate(
+        request.headers.get("authorization"),
+        request.headers.get("stripe-account"),
+        settings_of(request).api_keys,
+        allow_publishable=allow_publishable,
+    )
+    request.scope["state"]["account"] = caller.account
+    return caller
+
+
+async def get_caller(request: Request) -> Caller:
+    return _authenticate(request, allow_publishable=False)
+
+
+async def get_uploader(request: Request) -> Caller:
+    """Uploads may use a publishable key (browsers upload directly)."""
+    return _authenticate(request, allow_publishable=True)
+
+
+async def get_scope(caller: Annotated[Caller, Depends(get_caller)]) -> Scope:
+    return Scope(caller.account, caller.livemode)
+
+
+async def get_now(request: Request) -> int:
+    now: int = request.app.state.clock.now()
+    return now
+
+
+async def get_base_url(request: Request) -> str:
+    return settings_of(request).public_url or str(request.base_url).rstrip("/")
+
+
+async def get_storage(request: Request) -> LocalStorage:
+    storage: LocalStorage = request.app.state.storage
+    return storage
+
+
+_P = TypeVar("_P", bound=StripeParams)
+
+
+def params_of(model: type[_P]) -> Callable[..., Awaitable[_P]]:
+    """A dependency decoding the request's parameters into `model` (after authentication)."""
+
+    async def dependency(request: Request, _caller: Annotated[Scope, Depends(get_scope)]) -> _P:
+        data: dict[str, Any] = await read_params(request, settings_of(request).max_body_bytes)
+        return parse(model, data)
+
+    return dependency
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+CallerDep = Annotated[Caller, Depends(get_caller)]
+UploaderDep = Annotated[Caller, Depends(get_uploader)]
+ScopeDep = Annotated[Scope, Depends(get_scope)]
+NowDep = Annotated[int, Depends(get_now)]
+BaseUrlDep = Annotated[str, Depends(get_base_url)]
+StorageDep = Annotated[LocalStorage, Depends(get_storage)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -1,0 +1,20 @@
+"""/healthz: 200 once the database answers, 503 otherwise. No authentication."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from filelinks_api.db import Database
+from filelinks_api.errors import ServiceUnavailable
+from filelinks_api.wire.envelope import StripeJSON
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+async def healthz(request: Request) -> Response:
+    db: Database = request.app.state.db
+    if not db.ping():
+        raise ServiceUnavailable("The service cannot reach its database.")
+    return StripeJSON({"status": "ok"})

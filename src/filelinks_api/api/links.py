@@ -1,0 +1,26 @@
+"""/links/{token}: the public URL of a file link. No authentication; once the link has
+expired, and for any token that never existed, the same 404 that says nothing more."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from filelinks_api.api.deps import NowDep, SessionDep, StorageDep
+from filelinks_api.api.download import stream_file
+from filelinks_api.errors import StripeError
+from filelinks_api.services import file_links
+
+router = APIRouter()
+
+LINK_UNAVAILABLE = "This link does not exist or is no longer available."
+
+
+@router.api_route("/links/{token}", methods=["GET", "HEAD"])
+async def public_link(
+    token: str, request: Request, session: SessionDep, storage: StorageDep, now: NowDep
+) -> Response:
+    file = file_links.public_file(session, token, now=now) if len(token) <= 128 else None
+    if file is None:
+        raise StripeError(LINK_UNAVAILABLE, status=404)
+    return stream_file(request, file, storage)

@@ -1,0 +1,61 @@
+"""create_app(settings): the FastAPI application, its state, handlers and routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from filelinks_api import __version__
+from filelinks_api.api import file_links, files, health, links
+from filelinks_api.clock import Clock, SystemClock
+from filelinks_api.config import Settings, load_settings
+from filelinks_api.db import Database
+from filelinks_api.schemas import ErrorEnvelope
+from filelinks_api.storage import LocalStorage
+from filelinks_api.wire.envelope import install_handlers
+
+DESCRIPTION = """\
+A self-hosted, stateful emulator of Stripe's Files and File Links API.
+
+Point the Stripe SDKs at this server (both `api_base` and `upload_api_base`). Requests are
+form-encoded with Stripe's bracket notation (`metadata[key]=value`, `expand[]=file`);
+uploads are `multipart/form-data`. Authenticate with `Authorization: Bearer sk_test_...`.
+"""
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, database: Database | None = None
+) -> FastAPI:
+    db = database or Database.connect(settings.resolved_database_url)
+    storage = LocalStorage(settings.files_dir)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        storage.prepare()
+        yield
+        if database is None:
+            db.dispose()
+
+    app = FastAPI(
+        title="filelinks-api",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        redirect_slashes=False,
+        responses={"default": {"model": ErrorEnvelope, "description": "Stripe error envelope"}},
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.storage = storage
+    app.state.clock = clock or SystemClock()
+    install_handlers(app)
+    for module in (files, file_links, links, health):
+        app.include_router(module.router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The factory `uvicorn --factory` calls in each worker process."""
+    return create_app(load_settings())

@@ -1,0 +1,108 @@
+"""`filelinks-api serve` and `filelinks-api migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import socket
+import sys
+
+from filelinks_api.config import Settings, SettingsError, load_settings
+from filelinks_api.db import migrate
+
+DEFAULT_PORT = 12111
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="filelinks-api",
+        description="A stateful emulator of Stripe's Files and File Links API.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "serve", help="migrate the database to the newest schema, then serve"
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="'warning' silences the one-line-per-request log",
+    )
+    commands.add_parser("migrate", help="upgrade the database schema only")
+    return parser
+
+
+def _prepare(settings: Settings) -> None:
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.files_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(
+            f"FILELINKS_DATA_DIR: cannot create {settings.data_dir}: {exc.strerror}"
+        ) from None
+    try:
+        migrate(settings.resolved_database_url)
+    except Exception as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SettingsError(f"cannot migrate the database: {message}") from None
+
+
+def _check_port(host: str, port: int) -> None:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise SettingsError(f"--host {host}: {exc.strerror}") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise SettingsError(f"port {port} on {host} is already in use") from None
+            raise SettingsError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        if args.command == "serve":
+            if not 0 < args.port < 65536 or args.workers < 1:
+                raise SettingsError("--port must be 1-65535 and --workers at least 1")
+            _check_port(args.host, args.port)
+        _prepare(settings)
+    except SettingsError as exc:
+        print(f"filelinks-api: error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "migrate":
+        print("filelinks-api: database schema is up to date", file=sys.stderr)
+        return 0
+    return _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    uvicorn.run(
+        "filelinks_api.app:app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        access_log=False,
+        timeout_keep_alive=30,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

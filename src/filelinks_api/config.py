@@ -1,0 +1,111 @@
+"""Settings from FILELINKS_* environment variables (and an optional .env file).
+
+Nothing here touches the disk or the network at import time: `Settings()` is built once by
+the CLI (or a test) and passed down.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+_KEY_PATTERN = re.compile(r"^(sk|rk|pk)_(test|live)_[A-Za-z0-9_]+$")
+_ACCOUNT_PATTERN = re.compile(r"^acct_[A-Za-z0-9]+$")
+
+MB = 1_000_000
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot start with; the message is one line."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FILELINKS_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Path("./filelinks-data")
+    database_url: str | None = None
+    public_url: str | None = None
+    # KEY=acct_ID pairs; None means "any well-formed key is its own account".
+    api_keys: Annotated[dict[str, str] | None, NoDecode] = None
+    max_upload_bytes: int = Field(default=200 * MB, gt=0)
+    # Upper bound of a non-upload request body (form-encoded or multipart without a file).
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _parse_api_keys(cls, value: object) -> dict[str, str] | None:
+        if value is None or isinstance(value, dict):
+            return value  # type: ignore[return-value]
+        text = str(value).strip()
+        if not text:
+            return None
+        keys: dict[str, str] = {}
+        for item in text.split(","):
+            key, sep, account = item.strip().partition("=")
+            key, account = key.strip(), account.strip()
+            if not sep or not _KEY_PATTERN.match(key) or not _ACCOUNT_PATTERN.match(account):
+                raise ValueError(f"expected KEY=acct_ID pairs separated by commas, got {item!r}")
+            keys[key] = account
+        return keys
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL with the driver this service ships with (psycopg 3 for PostgreSQL)."""
+        if self.database_url is None or not self.database_url.strip():
+            return f"sqlite:///{(self.data_dir / 'filelinks.db').absolute()}"
+        return normalize_database_url(self.database_url.strip())
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+
+def normalize_database_url(raw: str) -> str:
+    try:
+        url: URL = make_url(raw)
+    except ArgumentError as exc:
+        raise SettingsError(f"FILELINKS_DATABASE_URL is not a database URL: {raw!r}") from exc
+    backend = url.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    elif backend == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            raise SettingsError(
+                "FILELINKS_DATABASE_URL: SQLite needs a file path (sqlite:///path/to/file.db)"
+            )
+        url = url.set(drivername="sqlite")
+    else:
+        raise SettingsError(
+            f"FILELINKS_DATABASE_URL: unsupported database {backend!r}; use sqlite:/// or postgresql://"
+        )
+    return url.render_as_string(hide_password=False)
+
+
+def load_settings() -> Settings:
+    """Read and validate the settings once; any problem becomes one SettingsError line."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "FILELINKS_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
+        raise SettingsError(f"{name}: {first['msg']}") from None
+    settings.resolved_database_url  # noqa: B018 - validates the URL now, not at first use
+    return settings

@@ -1,0 +1,118 @@
+"""Stripe's errors as values with a status; `wire.envelope` alone renders them as JSON."""
+
+from __future__ import annotations
+
+SUPPORT = "Please see https://stripe.com/docs or we can help at https://support.stripe.com/."
+
+
+class StripeError(Exception):
+    status: int = 400
+    type: str = "invalid_request_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.param = param
+        if status is not None:
+            self.status = status
+        self.headers = headers or {}
+
+    def to_dict(self) -> dict[str, str]:
+        body: dict[str, str] = {}
+        if self.code is not None:
+            body["code"] = self.code
+            body["doc_url"] = "https://stripe.com/docs/error-codes/" + self.code.replace("_", "-")
+        body["message"] = self.message
+        if self.param is not None:
+            body["param"] = self.param
+        body["type"] = self.type
+        return body
+
+
+class InvalidRequestError(StripeError):
+    pass
+
+
+class ResourceMissing(StripeError):
+    """`No such <object>: '<id>'`: 404 for an id in the path, 400 for one in the parameters."""
+
+    NAMES = {"file": "file upload", "file_link": "file link"}
+
+    @classmethod
+    def for_object(cls, kind: str, object_id: str, *, param: str) -> ResourceMissing:
+        status = 404 if param == "id" else 400
+        name = cls.NAMES.get(kind, kind)
+        return cls(
+            f"No such {name}: '{object_id}'", code="resource_missing", param=param, status=status
+        )
+
+
+class AuthenticationError(StripeError):
+    status = 401
+
+
+class PermissionDenied(StripeError):
+    status = 403
+
+
+class RouteNotFound(StripeError):
+    status = 404
+
+    @classmethod
+    def for_request(cls, method: str, path: str) -> RouteNotFound:
+        if path.endswith("/") and path != "/":
+            hint = (
+                " If you are trying to list objects, remove the trailing slash. If you are trying"
+                " to retrieve an object, make sure you passed a valid (non-empty) identifier in"
+                " your code."
+            )
+        else:
+            hint = ""
+        return cls(f"Unrecognized request URL ({method}: {path}).{hint} {SUPPORT}")
+
+
+class PayloadTooLarge(StripeError):
+    status = 413
+
+
+class IdempotencyError(StripeError):
+    type = "idempotency_error"
+
+
+class LockTimeout(StripeError):
+    status = 429
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This object cannot be accessed right now because another API request or Stripe"
+            " process is currently accessing it. If you see this error intermittently, retry the"
+            " request. If you see this error frequently and are making multiple concurrent"
+            " requests to a single object, make your requests serially or at a lower rate.",
+            code="lock_timeout",
+            headers={"Stripe-Should-Retry": "true"},
+        )
+
+
+class ApiError(StripeError):
+    status = 500
+    type = "api_error"
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(
+            f"An unexpected error occurred while processing request {request_id}. The error has"
+            " been logged; if it persists, please report it.",
+        )
+
+
+class ServiceUnavailable(StripeError):
+    status = 503
+    type = "api_error"

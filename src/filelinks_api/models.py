@@ -1,0 +1,82 @@
+"""The tables: rows as stored. Stripe's JSON shape lives in `schemas`."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
+
+# Stable constraint names on both engines, so migrations can refer to them.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# `seq` is the monotonic tie-breaker: lists order by (created, seq), newest first.
+# BigInteger on PostgreSQL; SQLite needs plain INTEGER for the rowid alias.
+_Seq = BigInteger().with_variant(Integer(), "sqlite")
+
+files = Table(
+    "files",
+    metadata,
+    Column("seq", _Seq, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("account", String(160), nullable=False),
+    Column("livemode", Boolean, nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("filename", String(255), nullable=True),
+    Column("purpose", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("title", String(255), nullable=True),
+    Column("type", String(32), nullable=True),
+    Column("sha256", String(64), nullable=False),
+    Index("ix_files_account_livemode_created_seq", "account", "livemode", "created", "seq"),
+    Index(
+        "ix_files_account_livemode_purpose_created_seq",
+        "account",
+        "livemode",
+        "purpose",
+        "created",
+        "seq",
+    ),
+)
+
+file_links = Table(
+    "file_links",
+    metadata,
+    Column("seq", _Seq, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("account", String(160), nullable=False),
+    Column("livemode", Boolean, nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("file", String(64), ForeignKey("files.id"), nullable=False),
+    Column("metadata", JSON, nullable=False),
+    # The secret in the public URL; looked up without an account.
+    Column("token", String(64), nullable=False, unique=True),
+    Index("ix_file_links_account_livemode_created_seq", "account", "livemode", "created", "seq"),
+    Index(
+        "ix_file_links_account_livemode_file_created_seq",
+        "account",
+        "livemode",
+        "file",
+        "created",
+        "seq",
+    ),
+    Index("ix_file_links_account_livemode_expires_at", "account", "livemode", "expires_at"),
+)

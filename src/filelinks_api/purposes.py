@@ -1,0 +1,71 @@
+"""Stripe's file purposes: who may upload, link and download them, their types, sizes, expiry.
+
+From Stripe's file upload guide (reference §6). Sizes are decimal megabytes, as Stripe prints
+them (its 4.194304MB limit is 4,194,304 bytes). Expiry is in days; None means never.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KB = 1_000
+MB = 1_000_000
+DAY = 86_400
+
+
+@dataclass(frozen=True)
+class Purpose:
+    name: str
+    types: tuple[str, ...]
+    max_size: int | None
+    expires_in_days: int | None
+    uploadable: bool
+    linkable: bool  # a file link may point at it; its `url` is non-null
+
+
+_IMAGES = ("jpg", "png")
+
+PURPOSES: dict[str, Purpose] = {
+    p.name: p
+    for p in (
+        Purpose("account_requirement", ("pdf", *_IMAGES), 64 * MB, None, True, False),
+        Purpose("additional_verification", ("pdf", *_IMAGES), 16 * MB, None, True, False),
+        Purpose("business_icon", (*_IMAGES, "gif"), 512 * KB, None, True, True),
+        Purpose("business_logo", (*_IMAGES, "gif"), 512 * KB, None, True, True),
+        Purpose("customer_signature", (*_IMAGES, "svg"), 4 * MB, 7, True, True),
+        Purpose("dispute_evidence", ("pdf", *_IMAGES), 5 * MB, 270, True, True),
+        Purpose("identity_document", ("pdf", *_IMAGES), 32 * MB, None, True, False),
+        Purpose("issuing_regulatory_reporting", ("json",), 256 * KB, 730, True, True),
+        Purpose("pci_document", ("pdf",), 16 * MB, None, True, True),
+        Purpose("platform_terms_of_service", ("pdf", "txt", "md"), 64 * MB, None, True, False),
+        Purpose(
+            "tax_document_user_upload",
+            ("pdf", "csv", *_IMAGES, "xlsx", "docx"),
+            16 * MB,
+            None,
+            True,
+            True,
+        ),
+        Purpose("terminal_android_apk", ("apk",), 200 * MB, 180, True, True),
+        Purpose("terminal_reader_splashscreen", ("png", "jpg", "gif"), 4_194_304, 365, True, True),
+        Purpose("terminal_wifi_certificate", ("pem",), 100 * KB, None, True, False),
+        Purpose("terminal_wifi_private_key", ("pem",), 100 * KB, None, True, False),
+        # Created by Stripe only: never uploadable, some linkable.
+        Purpose("document_provider_identity_document", (), None, None, False, False),
+        Purpose("finance_report_run", (), None, None, False, True),
+        Purpose("financial_account_statement", (), None, None, False, True),
+        Purpose("identity_document_downloadable", (), None, None, False, True),
+        Purpose("selfie", (), None, None, False, True),
+        Purpose("sigma_scheduled_query", (), None, None, False, True),
+    )
+}
+
+ALL_PURPOSES: tuple[str, ...] = tuple(sorted(PURPOSES))
+UPLOAD_PURPOSES: tuple[str, ...] = tuple(p for p in ALL_PURPOSES if PURPOSES[p].uploadable)
+LINKABLE_PURPOSES: tuple[str, ...] = tuple(p for p in ALL_PURPOSES if PURPOSES[p].linkable)
+LINK_ON_UPLOAD_PURPOSES: tuple[str, ...] = tuple(p for p in UPLOAD_PURPOSES if PURPOSES[p].linkable)
+
+
+def expires_at(purpose: str, created: int) -> int | None:
+    days = PURPOSES[purpose].expires_in_days
+    return None if days is None else created + days * DAY

@@ -1,0 +1,169 @@
+"""Account-scoped SQL for files and file links, and the one list pager.
+
+Lists are newest first, ordered by (created, seq): `seq` is monotonic, so objects sharing a
+`created` second page through with neither a skip nor a repeat. Every query is scoped to
+(account, livemode), which leads each index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, Table, and_, func, insert, or_, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from filelinks_api.models import file_links, files
+
+
+@dataclass(frozen=True)
+class Scope:
+    account: str
+    livemode: bool
+
+
+@dataclass
+class Page:
+    rows: Sequence[Row[Any]]
+    has_more: bool
+
+
+class CursorNotFound(LookupError):
+    def __init__(self, param: str, object_id: str) -> None:
+        super().__init__(object_id)
+        self.param = param
+        self.object_id = object_id
+
+
+def _scoped(table: Table, scope: Scope) -> ColumnElement[bool]:
+    return and_(table.c.account == scope.account, table.c.livemode == scope.livemode)
+
+
+def created_filter(table: Table, created: int | Mapping[str, int] | None) -> list[Any]:
+    if created is None:
+        return []
+    column = table.c.created
+    if isinstance(created, int):
+        return [column == created]
+    ops = {"gt": column.__gt__, "gte": column.__ge__, "lt": column.__lt__, "lte": column.__le__}
+    return [ops[key](value) for key, value in created.items()]
+
+
+def page(
+    session: Session,
+    table: Table,
+    scope: Scope,
+    conditions: list[Any],
+    *,
+    limit: int,
+    starting_after: str | None,
+    ending_before: str | None,
+) -> Page:
+    where = [_scoped(table, scope), *conditions]
+    key = tuple_(table.c.created, table.c.seq)
+    backwards = False
+    cursor_id = starting_after or ending_before
+    if cursor_id is not None:
+        param = "starting_after" if starting_after else "ending_before"
+        cursor = session.execute(
+            select(table.c.created, table.c.seq).where(
+                _scoped(table, scope), table.c.id == cursor_id
+            )
+        ).first()
+        if cursor is None:
+            raise CursorNotFound(param, cursor_id)
+        position = tuple_(cursor.created, cursor.seq)
+        if starting_after:
+            where.append(key < position)
+        else:
+            where.append(key > position)
+            backwards = True
+    query = select(table).where(*where).limit(limit + 1)
+    if backwards:
+        query = query.order_by(table.c.created.asc(), table.c.seq.asc())
+    else:
+        query = query.order_by(table.c.created.desc(), table.c.seq.desc())
+    rows = list(session.execute(query).all())
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    if backwards:
+        rows.reverse()
+    return Page(rows=rows, has_more=has_more)
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+def insert_file(session: Session, values: dict[str, Any]) -> None:
+    session.execute(insert(files).values(**values))
+
+
+def get_file(session: Session, scope: Scope, file_id: str) -> Row[Any] | None:
+    return session.execute(
+        select(files).where(_scoped(files, scope), files.c.id == file_id)
+    ).first()
+
+
+def get_files(session: Session, scope: Scope, file_ids: set[str]) -> dict[str, Row[Any]]:
+    if not file_ids:
+        return {}
+    rows = session.execute(select(files).where(_scoped(files, scope), files.c.id.in_(file_ids)))
+    return {row.id: row for row in rows}
+
+
+# --- file links -----------------------------------------------------------------------------
+
+
+def insert_file_link(session: Session, values: dict[str, Any]) -> None:
+    session.execute(insert(file_links).values(**values))
+
+
+def get_file_link(
+    session: Session, scope: Scope, link_id: str, *, for_update: bool = False
+) -> Row[Any] | None:
+    query = select(file_links).where(_scoped(file_links, scope), file_links.c.id == link_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.execute(query).first()
+
+
+def get_file_link_by_token(session: Session, token: str) -> Row[Any] | None:
+    return session.execute(select(file_links).where(file_links.c.token == token)).first()
+
+
+def update_file_link(session: Session, seq: int, values: dict[str, Any]) -> None:
+    session.execute(update(file_links).where(file_links.c.seq == seq).values(**values))
+
+
+def expired_filter(expired: bool | None, now: int) -> list[Any]:
+    if expired is None:
+        return []
+    column = file_links.c.expires_at
+    if expired:
+        return [column.is_not(None), column <= now]
+    return [or_(column.is_(None), column > now)]
+
+
+def links_for_files(
+    session: Session, scope: Scope, file_ids: Sequence[str], limit: int
+) -> dict[str, Page]:
+    """The first page of links of each file (newest first), as embedded in `file.links`."""
+    pages: dict[str, Page] = {}
+    for file_id in file_ids:
+        pages[file_id] = page(
+            session,
+            file_links,
+            scope,
+            [file_links.c.file == file_id],
+            limit=limit,
+            starting_after=None,
+            ending_before=None,
+        )
+    return pages
+
+
+def count_links(session: Session, scope: Scope) -> int:
+    return session.execute(
+        select(func.count()).select_from(file_links).where(_scoped(file_links, scope))
+    ).scalar_one()

@@ -1,0 +1,212 @@
+"""Stripe's JSON: the params each endpoint accepts, the objects it returns, `to_stripe()`.
+
+Rows are not wire shape: `to_stripe_*` is the one bridge, computing `expired`, `url`, the
+embedded `links` list and expansions. Output models (for the OpenAPI document) have no
+defaults, so every key is always present, `null` where absent.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator
+from sqlalchemy import Row
+
+from filelinks_api.purposes import ALL_PURPOSES, PURPOSES, UPLOAD_PURPOSES
+from filelinks_api.wire.params import (
+    Bool,
+    Expand,
+    Int,
+    ListParams,
+    Metadata,
+    Str,
+    StripeParams,
+    one_of,
+    param_error,
+    to_int,
+)
+
+if TYPE_CHECKING:
+    from filelinks_api.repository import Page
+
+# --- params -----------------------------------------------------------------------------------
+
+
+def _not_a_file(value: Any) -> None:
+    raise param_error("invalid_hash")
+
+
+class FileLinkData(StripeParams):
+    create: Bool
+    expires_at: Int | None = None
+    metadata: Metadata = None
+
+
+class CreateFileParams(StripeParams):
+    purpose: Annotated[str, one_of(*UPLOAD_PURPOSES)]
+    file_link_data: FileLinkData | None = None
+    expand: Expand = []
+    # The file itself arrives as a multipart file part; as a plain field it is refused.
+    file: Annotated[None, BeforeValidator(_not_a_file)] = None
+
+
+class ListFilesParams(ListParams):
+    purpose: Annotated[str, one_of(*ALL_PURPOSES)] | None = None
+
+
+class CreateFileLinkParams(StripeParams):
+    file: Str
+    expires_at: Int | None = None
+    metadata: Metadata = None
+    expand: Expand = []
+
+
+def _update_expires_at(value: Any) -> int | Literal["now"] | None:
+    if value == "":
+        return None  # never expires
+    if value == "now":
+        return "now"
+    return to_int(value)
+
+
+class UpdateFileLinkParams(StripeParams):
+    """Fields not sent stay unchanged: check `model_fields_set`."""
+
+    expires_at: Annotated[int | Literal["now"] | None, BeforeValidator(_update_expires_at)] = None
+    metadata: Metadata = None
+    expand: Expand = []
+
+
+class ListFileLinksParams(ListParams):
+    expired: Bool | None = None
+    file: Str | None = None
+
+
+# --- objects ----------------------------------------------------------------------------------
+
+
+class FileLinkObject(BaseModel):
+    id: str
+    object: Literal["file_link"]
+    created: int
+    expired: bool
+    expires_at: int | None
+    file: str | FileObject
+    livemode: bool
+    metadata: dict[str, str]
+    url: str | None
+
+
+class FileLinkList(BaseModel):
+    object: Literal["list"]
+    data: list[FileLinkObject]
+    has_more: bool
+    url: str
+
+
+class FileObject(BaseModel):
+    id: str
+    object: Literal["file"]
+    created: int
+    expires_at: int | None
+    filename: str | None
+    links: FileLinkList | None
+    purpose: str
+    size: int
+    title: str | None
+    type: str | None
+    url: str | None
+
+
+class FileList(BaseModel):
+    object: Literal["list"]
+    data: list[FileObject]
+    has_more: bool
+    url: str
+
+
+FileLinkObject.model_rebuild()
+
+
+class ErrorObject(BaseModel):
+    type: Literal["api_error", "idempotency_error", "invalid_request_error"]
+    message: str
+    code: str | None = None
+    doc_url: str | None = None
+    param: str | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorObject
+
+
+# --- rows to Stripe JSON ----------------------------------------------------------------------
+
+
+def to_stripe_link(
+    link: Row[Any], *, now: int, base_url: str, file: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    expires_at = link.expires_at
+    return {
+        "id": link.id,
+        "object": "file_link",
+        "created": link.created,
+        "expired": expires_at is not None and expires_at <= now,
+        "expires_at": expires_at,
+        "file": file if file is not None else link.file,
+        "livemode": link.livemode,
+        "metadata": link.metadata,
+        "url": f"{base_url}/links/{link.token}",
+    }
+
+
+def to_stripe_file(
+    file: Row[Any],
+    *,
+    links: list[dict[str, Any]],
+    links_have_more: bool,
+    base_url: str,
+    downloadable: bool,
+) -> dict[str, Any]:
+    return {
+        "id": file.id,
+        "object": "file",
+        "created": file.created,
+        "expires_at": file.expires_at,
+        "filename": file.filename,
+        "links": {
+            "object": "list",
+            "data": links,
+            "has_more": links_have_more,
+            "url": f"/v1/file_links?file={file.id}",
+        },
+        "purpose": file.purpose,
+        "size": file.size,
+        "title": file.title,
+        "type": file.type,
+        "url": f"{base_url}/v1/files/{file.id}/contents" if downloadable else None,
+    }
+
+
+def render_file(file: Row[Any], links: Page, *, now: int, base_url: str) -> dict[str, Any]:
+    return to_stripe_file(
+        file,
+        links=[to_stripe_link(link, now=now, base_url=base_url) for link in links.rows],
+        links_have_more=links.has_more,
+        base_url=base_url,
+        downloadable=PURPOSES[file.purpose].linkable,
+    )
+
+
+def render_link(
+    link: Row[Any],
+    *,
+    now: int,
+    base_url: str,
+    file: Row[Any] | None = None,
+    file_links: Page | None = None,
+) -> dict[str, Any]:
+    expanded = None
+    if file is not None and file_links is not None:
+        expanded = render_file(file, file_links, now=now, base_url=base_url)
+    return to_stripe_link(link, now=now, base_url=base_url, file=expanded)

@@ -1,0 +1,269 @@
+"""Files: Stripe's upload rules, retrieve, list, and who may read the contents.
+
+Emulates `POST /v1/files`: the purpose decides the accepted types (sniffed from the content,
+the extension only as a fallback: SDKs send `application/octet-stream` and a full local path),
+the size limit, the expiry and whether `url` is set; `file_link_data[create]=true` adds a link
+in the same transaction. `filename` is the sanitized base name and is never used as a path.
+
+Limits: no PDF page counting, no image dimension checks, no macro scanning of Office files.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.orm import Session
+
+from filelinks_api import ids, repository
+from filelinks_api.errors import AuthenticationError, InvalidRequestError, ResourceMissing
+from filelinks_api.models import files
+from filelinks_api.purposes import LINK_ON_UPLOAD_PURPOSES, PURPOSES, expires_at
+from filelinks_api.repository import CursorNotFound, Page, Scope
+from filelinks_api.schemas import CreateFileParams, ListFilesParams
+from filelinks_api.services import file_links
+from filelinks_api.storage import StagedFile, Storage
+from filelinks_api.wire.params import expansions
+from filelinks_api.wire.request import PUBLISHABLE_KEY
+
+EXPANDABLE: Mapping[str, Any] = {"links": {}}
+
+
+@dataclass
+class FileView:
+    file: Row[Any]
+    links: Page
+
+
+def create(
+    session: Session,
+    scope: Scope,
+    params: CreateFileParams,
+    staged: StagedFile | None,
+    filename: str | None,
+    storage: Storage,
+    *,
+    publishable: bool,
+    now: int,
+) -> FileView:
+    """Check the upload, move its bytes into place, add the row (and link); flushes."""
+    expansions(params.expand, EXPANDABLE, on_list=False)
+    if staged is None:
+        raise InvalidRequestError(
+            "Missing required param: file.", code="parameter_missing", param="file"
+        )
+    purpose = PURPOSES[params.purpose]
+    link_data = params.file_link_data
+    make_link = link_data is not None and link_data.create
+    if link_data is not None and publishable:
+        raise AuthenticationError(PUBLISHABLE_KEY, code="secret_key_required")
+    if make_link and params.purpose not in LINK_ON_UPLOAD_PURPOSES:
+        raise InvalidRequestError(
+            f"File links can't be created for files with purpose '{params.purpose}'. Set"
+            " `file_link_data[create]` only with one of these purposes:"
+            f" {', '.join(LINK_ON_UPLOAD_PURPOSES)}.",
+            param="file_link_data[create]",
+        )
+    if staged.size == 0:
+        raise InvalidRequestError("The file you uploaded is empty.", param="file")
+    if purpose.max_size is not None and staged.size > purpose.max_size:
+        raise InvalidRequestError(
+            f"The file you uploaded is {staged.size} bytes, over the {purpose.max_size}-byte"
+            f" limit for purpose '{purpose.name}'.",
+            param="file",
+        )
+    filename = sanitize_filename(filename)
+    kind = detect_type(staged.head, filename, staged.path)
+    if kind not in purpose.types:
+        raise InvalidRequestError(
+            f"The file you uploaded is of type '{kind or 'unknown'}', which purpose"
+            f" '{purpose.name}' does not accept. Accepted types: {', '.join(purpose.types)}.",
+            param="file",
+        )
+    link_expires_at = None
+    if make_link and link_data is not None:
+        link_expires_at = file_links.check_future(
+            link_data.expires_at, now, "file_link_data[expires_at]"
+        )
+
+    file_id = ids.file_id()
+    storage.commit(staged, file_id)  # bytes in place before the row can commit
+    repository.insert_file(
+        session,
+        {
+            "id": file_id,
+            "account": scope.account,
+            "livemode": scope.livemode,
+            "created": now,
+            "expires_at": expires_at(purpose.name, now),
+            "filename": filename or file_id,
+            "purpose": purpose.name,
+            "size": staged.size,
+            "title": None,
+            "type": kind,
+            "sha256": staged.sha256(),
+        },
+    )
+    file = repository.get_file(session, scope, file_id)
+    assert file is not None
+    if make_link and link_data is not None:
+        file_links.insert(
+            session,
+            scope,
+            file,
+            expires_at=link_expires_at,
+            metadata=link_data.metadata,
+            now=now,
+        )
+    session.flush()
+    return _view(session, scope, file)
+
+
+def retrieve(session: Session, scope: Scope, file_id: str, expand: list[str]) -> FileView:
+    expansions(expand, EXPANDABLE, on_list=False)
+    return _view(session, scope, _get(session, scope, file_id))
+
+
+@dataclass
+class FileListView:
+    page: Page
+    links: dict[str, Page]
+
+
+def list_files(session: Session, scope: Scope, params: ListFilesParams) -> FileListView:
+    expansions(params.expand, EXPANDABLE, on_list=True)
+    conditions = repository.created_filter(files, params.created)
+    if params.purpose is not None:
+        conditions.append(files.c.purpose == params.purpose)
+    try:
+        page = repository.page(
+            session,
+            files,
+            scope,
+            conditions,
+            limit=params.limit,
+            starting_after=params.starting_after,
+            ending_before=params.ending_before,
+        )
+    except CursorNotFound as missing:
+        raise ResourceMissing.for_object("file", missing.object_id, param=missing.param) from None
+    links = repository.links_for_files(
+        session, scope, [row.id for row in page.rows], file_links.EMBEDDED_LINKS
+    )
+    return FileListView(page=page, links=links)
+
+
+def for_download(session: Session, scope: Scope, file_id: str, *, now: int) -> Row[Any]:
+    """The file whose contents the caller may read with their secret key."""
+    file = _get(session, scope, file_id)
+    if file.expires_at is not None and file.expires_at <= now:
+        raise ResourceMissing.for_object("file", file_id, param="id")
+    if not PURPOSES[file.purpose].linkable:
+        raise InvalidRequestError(
+            f"The contents of files with purpose '{file.purpose}' can't be downloaded.",
+            param="id",
+        )
+    return file
+
+
+def _get(session: Session, scope: Scope, file_id: str) -> Row[Any]:
+    file = repository.get_file(session, scope, file_id)
+    if file is None:
+        raise ResourceMissing.for_object("file", file_id, param="id")
+    return file
+
+
+def _view(session: Session, scope: Scope, file: Row[Any]) -> FileView:
+    pages = repository.links_for_files(session, scope, [file.id], file_links.EMBEDDED_LINKS)
+    return FileView(file=file, links=pages[file.id])
+
+
+# --- filenames and types ----------------------------------------------------------------------
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+def sanitize_filename(raw: str | None) -> str | None:
+    """The base name of whatever path a client sent, without control characters."""
+    if not raw:
+        return None
+    base = re.split(r"[/\\]", raw)[-1]
+    base = _UNSAFE.sub("", base).strip().lstrip(".")
+    return base[:255] or None
+
+
+_EXTENSION_ALIASES = {"jpeg": "jpg", "markdown": "md", "htm": "html", "text": "txt"}
+_TEXT_TYPES = {"csv", "tsv", "txt", "md", "json", "jsonl", "xml", "html", "pem", "svg"}
+
+
+def extension(filename: str | None) -> str | None:
+    if not filename or "." not in filename:
+        return None
+    ext = filename.rsplit(".", 1)[1].lower()
+    return _EXTENSION_ALIASES.get(ext, ext)
+
+
+def detect_type(head: bytes, filename: str | None, path: Path) -> str | None:
+    """Stripe's `type`: from the leading bytes, the extension breaking ties among text types."""
+    ext = extension(filename)
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpg"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    if head.startswith(b"PK\x03\x04"):
+        return _zip_type(path, ext)
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return ext if ext in ("xls", "doc") else None
+    text = _as_text(head)
+    if text is None:
+        return None
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if stripped.startswith("-----BEGIN "):
+        return "pem"
+    if ext in _TEXT_TYPES:
+        return ext
+    if "<svg" in stripped[:2048].lower():
+        return "svg"
+    if stripped[:1] in ("{", "["):
+        return "json"
+    return "txt"
+
+
+def _zip_type(path: Path, ext: str | None) -> str | None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return None
+    if "AndroidManifest.xml" in names:
+        return "apk"
+    if any(name.startswith("word/") for name in names):
+        return "docx"
+    if any(name.startswith("xl/") for name in names):
+        return "xlsm" if ext == "xlsm" else "xlsx"
+    return "zip"
+
+
+def _as_text(head: bytes) -> str | None:
+    if b"\x00" in head:
+        return None
+    try:
+        return head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # a multi-byte character cut at the end of the sniffed head is still text
+        if exc.start >= len(head) - 3:
+            return head[: exc.start].decode("utf-8")
+        return None

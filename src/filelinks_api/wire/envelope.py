@@ -1,0 +1,154 @@
+"""Stripe's envelopes and headers: JSON bodies, error and list envelopes, Request-Id, CORS.
+
+Every response leaves through `StripeMiddleware`, which stamps the headers Stripe sends,
+writes one log line, and turns an unexpected exception into a 500 `api_error` envelope.
+FastAPI's own failures (unknown route, wrong method, validation) are rendered here too.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import orjson
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from filelinks_api.errors import ApiError, InvalidRequestError, RouteNotFound, StripeError
+from filelinks_api.ids import request_id
+
+access_log = logging.getLogger("filelinks_api.access")
+error_log = logging.getLogger("filelinks_api.error")
+
+DEFAULT_STRIPE_VERSION = "2026-06-24.dahlia"
+
+_CORS_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"access-control-allow-credentials", b"true"),
+    (b"access-control-allow-methods", b"GET, HEAD, PUT, PATCH, POST, DELETE"),
+    (b"access-control-allow-origin", b"*"),
+    (
+        b"access-control-expose-headers",
+        b"Request-Id, Stripe-Manage-Version, Stripe-Should-Retry,"
+        b" X-Stripe-External-Auth-Required, X-Stripe-Privileged-Session-Required",
+    ),
+    (b"access-control-max-age", b"300"),
+    (b"cache-control", b"no-cache, no-store"),
+    (b"vary", b"Origin"),
+]
+
+
+def dumps(content: Any) -> bytes:
+    """Stripe's JSON: pretty-printed with two spaces, keys in the order they were built."""
+    return orjson.dumps(content, option=orjson.OPT_INDENT_2)
+
+
+class StripeJSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content)
+
+
+def list_envelope(data: list[Any], *, has_more: bool, url: str) -> dict[str, Any]:
+    return {"object": "list", "data": data, "has_more": has_more, "url": url}
+
+
+def error_response(error: StripeError) -> Response:
+    return StripeJSON({"error": error.to_dict()}, status_code=error.status, headers=error.headers)
+
+
+def request_id_of(request: Request) -> str:
+    return request.scope.get("state", {}).get("request_id", "")
+
+
+# --- handlers for failures raised inside the app ------------------------------------------
+
+
+async def _stripe_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StripeError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code in (404, 405):
+        return error_response(RouteNotFound.for_request(request.method, request.url.path))
+    return error_response(StripeError(str(exc.detail), status=exc.status_code))
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    return error_response(InvalidRequestError("Invalid request parameters."))
+
+
+def install_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(StripeError, _stripe_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_middleware(StripeMiddleware)
+
+
+# --- the middleware every response passes through -----------------------------------------
+
+
+class StripeMiddleware:
+    """Pure ASGI (no BaseHTTPMiddleware): headers, one log line, and the last-resort 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        rid = request_id()
+        state = scope.setdefault("state", {})
+        state["request_id"] = rid
+        version = DEFAULT_STRIPE_VERSION.encode()
+        preflight_headers = b""
+        for name, value in scope["headers"]:
+            if name == b"stripe-version" and value:
+                version = value
+            elif name == b"access-control-request-headers":
+                preflight_headers = value
+        extra = [(b"request-id", rid.encode()), (b"stripe-version", version), *_CORS_HEADERS]
+        status = 0
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), *extra]
+            await send(message)
+
+        try:
+            if scope["method"] == "OPTIONS":
+                if preflight_headers:
+                    extra.append((b"access-control-allow-headers", preflight_headers))
+                await Response(status_code=200)(scope, receive, send_with_headers)
+            else:
+                await self.app(scope, receive, send_with_headers)
+        except ClientDisconnect:
+            status = status or 499
+        except Exception:
+            error_log.exception("request %s failed: %s %s", rid, scope["method"], scope["path"])
+            if status == 0:
+                await error_response(ApiError(rid))(scope, receive, send_with_headers)
+            else:
+                raise
+        finally:
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "%s %s %d %.1fms %s %s",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    (time.perf_counter() - started) * 1000,
+                    rid,
+                    state.get("account", "-"),
+                )

@@ -1,0 +1,349 @@
+"""From an HTTP request to (caller, params): the API key, the account, one params dict.
+
+GET parameters come from the query string; POST parameters from the body, with the query
+string merged underneath (the body wins on a clash), as stripe-mock does.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from python_multipart import MultipartParser
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartState, parse_options_header
+from starlette.requests import Request
+
+from filelinks_api.errors import (
+    AuthenticationError,
+    InvalidRequestError,
+    PayloadTooLarge,
+    PermissionDenied,
+)
+from filelinks_api.ids import account_for_key
+from filelinks_api.wire.form import MAX_PARAMS, decode_pairs, decode_query
+
+_KEY = re.compile(r"^(sk|rk|pk)_(test|live)_[A-Za-z0-9_]{1,247}$")
+_CONNECTED_ACCOUNT = re.compile(r"^acct_[A-Za-z0-9]{1,64}$")
+
+NO_KEY = (
+    "You did not provide an API key. You need to provide your API key in the Authorization"
+    " header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See"
+    " https://stripe.com/docs/api#authentication for details, or we can help at"
+    " https://support.stripe.com/."
+)
+PUBLISHABLE_KEY = (
+    "This API call cannot be made with a publishable API key. Please use a secret API key. You"
+    " can find a list of your API keys at https://dashboard.stripe.com/account/apikeys."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: the account namespace (with any connected account) and the mode."""
+
+    account: str
+    livemode: bool
+    publishable: bool = False
+
+
+def mask_key(key: str) -> str:
+    """Stripe's masking: the first min(8, len-24) characters and the last 4 stay visible."""
+    keep_head = min(8, max(0, len(key) - 24))
+    keep_tail = min(4, len(key))
+    hidden = len(key) - keep_head - keep_tail
+    return key[:keep_head] + "*" * hidden + key[len(key) - keep_tail :]
+
+
+def extract_key(authorization: str | None) -> str | None:
+    """Bearer KEY, Basic base64(KEY:) or raw Basic KEY; None when no key was sent."""
+    if not authorization:
+        return None
+    scheme, _, credentials = authorization.strip().partition(" ")
+    credentials = credentials.strip()
+    scheme = scheme.lower()
+    if scheme == "bearer":
+        return credentials or None
+    if scheme == "basic":
+        if not credentials:
+            return None
+        if _KEY.match(credentials):
+            return credentials
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return credentials
+        return decoded.partition(":")[0] or None
+    return authorization.strip()
+
+
+def authenticate(
+    authorization: str | None,
+    stripe_account: str | None,
+    api_keys: dict[str, str] | None,
+    *,
+    allow_publishable: bool = False,
+) -> Caller:
+    key = extract_key(authorization)
+    if key is None:
+        raise AuthenticationError(NO_KEY)
+    if " " in key:
+        raise AuthenticationError(
+            "Invalid API Key provided: nil. This key contains at least one space. Please delete"
+            " the spaces and try again. If you have any questions, we can help at"
+            " https://support.stripe.com/."
+        )
+    match = _KEY.match(key)
+    if match is None:
+        raise AuthenticationError(f"Invalid API Key provided: {mask_key(key)}")
+    if api_keys is None:
+        account = account_for_key(key)
+    else:
+        account = _lookup_constant_time(key, api_keys)
+        if account is None:
+            raise AuthenticationError(f"Invalid API Key provided: {mask_key(key)}")
+    kind, mode = match.group(1), match.group(2)
+    publishable = kind == "pk"
+    if publishable and not allow_publishable:
+        raise AuthenticationError(PUBLISHABLE_KEY, code="secret_key_required")
+    if stripe_account is not None:
+        connected = stripe_account.strip()
+        if not _CONNECTED_ACCOUNT.match(connected):
+            raise PermissionDenied(
+                f"The provided key '{mask_key(key)}' does not have access to account"
+                f" '{connected[:80]}' (or that account does not exist). Application access may"
+                " have been revoked.",
+                code="account_invalid",
+            )
+        account = f"{account}/{connected}"
+    return Caller(account=account, livemode=mode == "live", publishable=publishable)
+
+
+def _lookup_constant_time(key: str, api_keys: dict[str, str]) -> str | None:
+    """Compare against every configured key, always, so timing reveals nothing."""
+    found: str | None = None
+    candidate = key.encode()
+    for known, account in api_keys.items():
+        if hmac.compare_digest(candidate, known.encode()):
+            found = account
+    return found
+
+
+# --- parameters -------------------------------------------------------------------------
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise body_too_large(limit)
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise body_too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def body_too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The request body is too large: the limit is {limit} bytes.")
+
+
+INVALID_BODY = (
+    "Invalid request (check your POST parameters): For assistance, contact support at"
+    " https://support.stripe.com/contact/."
+)
+
+
+async def read_params(request: Request, body_limit: int) -> dict[str, Any]:
+    """The request's parameters as one nested dict (for every route but the upload)."""
+    query = decode_query(request.scope.get("query_string", b""))
+    if request.method in ("GET", "HEAD", "DELETE"):
+        return query
+    content_type, _ = parse_options_header(request.headers.get("content-type"))
+    if content_type == b"multipart/form-data":
+        form = await read_multipart(request, None, body_limit=body_limit, file_limit=0)
+        body = form.fields
+    else:
+        raw = await read_body(request, body_limit)
+        if raw and content_type not in (b"application/x-www-form-urlencoded", b""):
+            raise InvalidRequestError(INVALID_BODY)
+        body = decode_query(raw)
+    return {**query, **body} if query else body
+
+
+# --- multipart ---------------------------------------------------------------------------
+
+
+class FileSink(Protocol):
+    """Where the bytes of the `file` part go as they arrive (storage stages them)."""
+
+    def write(self, chunk: bytes) -> None: ...
+
+    def discard(self) -> None: ...
+
+
+@dataclass
+class FilePart:
+    filename: str | None
+    sink: FileSink
+    size: int = 0
+
+
+@dataclass
+class MultipartForm:
+    fields: dict[str, Any]
+    file: FilePart | None
+
+
+MAX_FIELD_BYTES = 64 * 1024
+
+
+async def read_multipart(
+    request: Request,
+    open_sink: Callable[[], FileSink] | None,
+    *,
+    body_limit: int,
+    file_limit: int,
+) -> MultipartForm:
+    """Stream a multipart body: fields into memory (bounded), the `file` part into a sink.
+
+    `file_limit` bounds the file part, `body_limit` everything else. On any failure the sink
+    is discarded, so a refused or broken upload leaves nothing behind.
+    """
+    _, options = parse_options_header(request.headers.get("content-type"))
+    boundary = options.get(b"boundary")
+    if not boundary:
+        raise InvalidRequestError(INVALID_BODY)
+
+    pairs: list[tuple[str, str]] = []
+    state = _PartState()
+    upload: FilePart | None = None
+
+    def on_part_begin() -> None:
+        state.reset()
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        state.header_field += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        state.header_value += data[start:end]
+
+    def on_header_end() -> None:
+        state.headers[bytes(state.header_field).lower()] = bytes(state.header_value)
+        state.header_field.clear()
+        state.header_value.clear()
+
+    def on_headers_finished() -> None:
+        nonlocal upload
+        _, disposition = parse_options_header(state.headers.get(b"content-disposition"))
+        name = disposition.get(b"name")
+        if name is None:
+            raise InvalidRequestError(INVALID_BODY)
+        state.name = _text(name)
+        filename = disposition.get(b"filename")
+        if filename is not None:
+            if state.name != "file" or open_sink is None:
+                raise InvalidRequestError(
+                    f"Received unknown parameter: {state.name}",
+                    code="parameter_unknown",
+                    param=state.name,
+                )
+            if upload is not None:
+                raise InvalidRequestError(
+                    "Received more than one file for parameter: file. Send exactly one.",
+                    param="file",
+                )
+            upload = FilePart(filename=_text(filename), sink=open_sink())
+            state.file = upload
+        elif len(pairs) >= MAX_PARAMS:
+            raise InvalidRequestError(
+                f"Too many parameters: at most {MAX_PARAMS} may be sent in one request."
+            )
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        if state.file is not None:
+            state.file.size += end - start
+            if state.file.size > file_limit:
+                raise body_too_large_file(file_limit)
+            state.file.sink.write(data[start:end])
+        else:
+            state.value += data[start:end]
+            state.total += end - start
+            if len(state.value) > MAX_FIELD_BYTES:
+                raise InvalidRequestError(
+                    f"The value of {state.name} is longer than {MAX_FIELD_BYTES} bytes.",
+                    param=state.name,
+                )
+
+    def on_part_end() -> None:
+        if state.file is None:
+            pairs.append((state.name, _text(bytes(state.value))))
+
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+            if state.total > body_limit:
+                raise body_too_large(body_limit)
+        if parser.state != MultipartState.END:
+            raise InvalidRequestError(
+                "Invalid request: the multipart body ended before its closing boundary."
+            )
+        fields = decode_pairs(pairs)
+    except MultipartParseError:
+        _discard(upload)
+        raise InvalidRequestError(INVALID_BODY) from None
+    except BaseException:  # includes ClientDisconnect and cancellation
+        _discard(upload)
+        raise
+    return MultipartForm(fields=fields, file=upload)
+
+
+def body_too_large_file(limit: int) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"The file you uploaded is too large: files may be at most {limit} bytes.", param="file"
+    )
+
+
+def _discard(upload: FilePart | None) -> None:
+    if upload is not None:
+        upload.sink.discard()
+
+
+def _text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidRequestError("Invalid request: the parameters are not valid UTF-8.") from None
+
+
+class _PartState:
+    def __init__(self) -> None:
+        self.total = 0
+        self.reset()
+
+    def reset(self) -> None:
+        self.headers: dict[bytes, bytes] = {}
+        self.header_field = bytearray()
+        self.header_value = bytearray()
+        self.name = ""
+        self.value = bytearray()
+        self.file: FilePart | None = None
