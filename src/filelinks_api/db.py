@@ -36,14 +36,15 @@ def create_db_engine(url: str) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    engine = create_engine(
-        url,
-        pool_size=8,
-        max_overflow=8,
-        pool_timeout=10,
-        pool_pre_ping=False,
-        connect_args={"options": f"-c lock_timeout={POSTGRES_LOCK_TIMEOUT}"},
-    )
+    engine = create_engine(url, pool_size=8, max_overflow=8, pool_timeout=10)
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # A row lock that cannot be had quickly becomes Stripe's 429 lock_timeout.
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = '{POSTGRES_LOCK_TIMEOUT}'")
+        dbapi_connection.commit()
+
     return engine
 
 

@@ -1,0 +1,139 @@
+"""Fixtures: every database test runs on SQLite and, when FILELINKS_TEST_DATABASE_URL is set,
+on PostgreSQL too. The schema comes from the migrations, once per run; each test runs inside
+a transaction that is rolled back (the app's commits become savepoint releases)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from filelinks_api.api.deps import get_session
+from filelinks_api.app import create_app
+from filelinks_api.config import Settings, normalize_database_url
+from filelinks_api.db import Database, migrate
+
+BACKENDS = ["sqlite"]
+if os.environ.get("FILELINKS_TEST_DATABASE_URL"):
+    BACKENDS.append("postgresql")
+
+
+class FakeClock:
+    """Time that tests move instead of sleeping."""
+
+    def __init__(self, start: int = 1_800_000_000) -> None:
+        self.current = start
+
+    def now(self) -> int:
+        return self.current
+
+    def advance(self, seconds: int) -> None:
+        self.current += seconds
+
+
+def postgres_schema_url(schema: str) -> str:
+    """The test database URL, every connection confined to `schema` through search_path."""
+    base = make_url(normalize_database_url(os.environ["FILELINKS_TEST_DATABASE_URL"]))
+    url = base.update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+def create_postgres_schema(schema: str) -> None:
+    admin = create_engine(normalize_database_url(os.environ["FILELINKS_TEST_DATABASE_URL"]))
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+
+
+def drop_postgres_schema(schema: str) -> None:
+    admin = create_engine(normalize_database_url(os.environ["FILELINKS_TEST_DATABASE_URL"]))
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def backend_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A freshly migrated, empty database for `request.param` (the backend name)."""
+    backend = request.param
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        migrate(url)
+        yield url
+        return
+    schema = f"filelinks_test_{secrets.token_hex(4)}"
+    create_postgres_schema(schema)
+    url = postgres_schema_url(schema)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        drop_postgres_schema(schema)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend_url" in metafunc.fixturenames:
+        metafunc.parametrize("backend_url", BACKENDS, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def database(backend_url: str) -> Iterator[Database]:
+    db = Database.connect(backend_url)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def session(database: Database) -> Iterator[Session]:
+    connection = database.engine.connect()
+    outer = connection.begin()
+    db_session = Session(bind=connection, join_transaction_mode="create_savepoint")
+    yield db_session
+    db_session.close()
+    outer.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, backend_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=backend_url, _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def app(settings: Settings, database: Database, session: Session, clock: FakeClock) -> Iterator[FastAPI]:
+    application = create_app(settings, clock=clock, database=database)
+
+    async def test_session() -> Iterator[Session]:
+        yield session
+
+    application.dependency_overrides[get_session] = test_session
+    yield application
+    application.dependency_overrides.clear()
+
+
+def new_key(mode: str = "test") -> str:
+    return f"sk_{mode}_{secrets.token_hex(12)}"
+
+
+@pytest.fixture
+def api_key() -> str:
+    return new_key()
+
+
+@pytest.fixture
+def client(app: FastAPI, api_key: str) -> Iterator[TestClient]:
+    with TestClient(app, headers={"Authorization": f"Bearer {api_key}"}) as test_client:
+        yield test_client

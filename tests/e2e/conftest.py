@@ -1,0 +1,145 @@
+"""A real `filelinks-api serve` on a free port with a temporary data dir, driven by the real
+`stripe` SDK. On SQLite the server runs on its embedded default (no database URL set); on
+PostgreSQL it gets a schema of its own."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import stripe
+
+from tests.conftest import (
+    BACKENDS,
+    create_postgres_schema,
+    drop_postgres_schema,
+    new_key,
+    postgres_schema_url,
+)
+
+
+@dataclass
+class Server:
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_server(
+    data_dir: Path,
+    *,
+    database_url: str | None = None,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+) -> Server:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FILELINKS_")}
+    env["FILELINKS_DATA_DIR"] = str(data_dir)
+    if database_url:
+        env["FILELINKS_DATABASE_URL"] = database_url
+    env.update(extra_env or {})
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir.parent / f"server-{port}.log"
+    command = [
+        sys.executable,
+        "-m",
+        "filelinks_api",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        *args,
+    ]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    server = Server(url=f"http://127.0.0.1:{port}", data_dir=data_dir, process=process, log=log)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{server.log_text()}")
+        try:
+            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"server did not become healthy:\n{server.log_text()}")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    base = tmp_path_factory.mktemp(f"e2e-{request.param}")
+    schema = None
+    database_url = None
+    if request.param == "postgresql":
+        schema = f"filelinks_e2e_{secrets.token_hex(4)}"
+        create_postgres_schema(schema)
+        database_url = postgres_schema_url(schema)
+    running = start_server(base / "data", database_url=database_url)
+    try:
+        yield running
+    finally:
+        running.stop()
+        if schema:
+            drop_postgres_schema(schema)
+
+
+@pytest.fixture
+def api_key() -> str:
+    """A fresh key per test: in open mode every key is its own account, so tests never meet."""
+    return new_key()
+
+
+@pytest.fixture
+def sdk(server: Server, api_key: str) -> Iterator[object]:
+    """The module-level stripe API pointed at the server, as users configure it."""
+    saved = (stripe.api_key, stripe.api_base, stripe.upload_api_base, stripe.max_network_retries)
+    stripe.api_key = api_key
+    stripe.api_base = stripe.upload_api_base = server.url
+    yield stripe
+    stripe.api_key, stripe.api_base, stripe.upload_api_base, stripe.max_network_retries = saved
+
+
+@pytest.fixture
+def client(server: Server, api_key: str) -> stripe.StripeClient:
+    return stripe.StripeClient(api_key, base_addresses={"api": server.url, "files": server.url})
+
+
+@pytest.fixture
+def http(server: Server, api_key: str) -> Iterator[httpx.Client]:
+    """Plain HTTP against the server, authenticated with the test's key."""
+    with httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30
+    ) as plain:
+        yield plain
