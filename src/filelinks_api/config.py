@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_api_keys(cls, value: object) -> dict[str, str] | None:
         if value is None or isinstance(value, dict):
-            return value  # type: ignore[return-value]
+            return value
         text = str(value).strip()
         if not text:
             return None

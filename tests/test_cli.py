@@ -1,0 +1,98 @@
+"""The CLI: `migrate`, and `serve` refusing bad settings with one clear line."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+
+def run_cli(
+    *args: str, env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FILELINKS_")}
+    return subprocess.run(
+        [sys.executable, "-m", "filelinks_api", *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_migrate_creates_the_sqlite_database_in_the_data_dir(tmp_path: Path):
+    result = run_cli("migrate", env={"FILELINKS_DATA_DIR": str(tmp_path / "data")})
+    assert result.returncode == 0, result.stderr
+    database = tmp_path / "data" / "filelinks.db"
+    tables = {row[0] for row in sqlite3.connect(database).execute("select name from sqlite_master")}
+    assert {"files", "file_links", "alembic_version"} <= tables
+
+
+def test_unparsable_database_url_is_one_line_not_a_traceback(tmp_path: Path):
+    result = run_cli(
+        "migrate",
+        env={"FILELINKS_DATA_DIR": str(tmp_path), "FILELINKS_DATABASE_URL": "not a url"},
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "filelinks-api: error: FILELINKS_DATABASE_URL is not a database URL: 'not a url'"
+    ]
+
+
+def test_unsupported_database_is_refused(tmp_path: Path):
+    result = run_cli(
+        "migrate",
+        env={"FILELINKS_DATA_DIR": str(tmp_path), "FILELINKS_DATABASE_URL": "mysql://x@y/z"},
+    )
+    assert result.returncode == 2
+    assert "unsupported database 'mysql'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_data_dir_that_cannot_be_created_is_one_line(tmp_path: Path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = run_cli("migrate", env={"FILELINKS_DATA_DIR": str(blocker / "data")})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("filelinks-api: error: FILELINKS_DATA_DIR: cannot create")
+
+
+def test_malformed_api_keys_setting_is_one_line(tmp_path: Path):
+    result = run_cli(
+        "migrate", env={"FILELINKS_DATA_DIR": str(tmp_path), "FILELINKS_API_KEYS": "sk_test_x"}
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("filelinks-api: error: FILELINKS_API_KEYS:")
+
+
+def test_serve_refuses_a_port_in_use(tmp_path: Path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("serve", "--port", str(port), env={"FILELINKS_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"filelinks-api: error: port {port} on 127.0.0.1 is already in use"
+    ]
+
+
+def test_unreachable_database_is_one_line(tmp_path: Path):
+    result = run_cli(
+        "migrate",
+        env={
+            "FILELINKS_DATA_DIR": str(tmp_path),
+            "FILELINKS_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2",
+        },
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("filelinks-api: error: cannot migrate the database:")
