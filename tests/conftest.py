@@ -61,7 +61,9 @@ def drop_postgres_schema(schema: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def backend_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def backend_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A freshly migrated, empty database for `request.param` (the backend name)."""
     backend = request.param
     if backend == "sqlite":
@@ -113,7 +115,9 @@ def settings(tmp_path: Path, backend_url: str) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings, database: Database, session: Session, clock: FakeClock) -> Iterator[FastAPI]:
+def app(
+    settings: Settings, database: Database, session: Session, clock: FakeClock
+) -> Iterator[FastAPI]:
     application = create_app(settings, clock=clock, database=database)
 
     async def test_session() -> Iterator[Session]:

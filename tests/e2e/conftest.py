@@ -98,7 +98,9 @@ def start_server(
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     base = tmp_path_factory.mktemp(f"e2e-{request.param}")
     schema = None
     database_url = None
