@@ -5,16 +5,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from sqlalchemy.exc import OperationalError
+from starlette.responses import Response
 
 from filelinks_api import __version__
 from filelinks_api.api import file_links, files, health, links
+from filelinks_api.api.idempotency import Replay
 from filelinks_api.clock import Clock, SystemClock
 from filelinks_api.config import Settings, load_settings
-from filelinks_api.db import Database
+from filelinks_api.db import Database, is_lock_timeout
+from filelinks_api.errors import LockTimeout
 from filelinks_api.schemas import ErrorEnvelope
 from filelinks_api.storage import LocalStorage
-from filelinks_api.wire.envelope import install_handlers
+from filelinks_api.wire.envelope import error_response, install_handlers
 
 DESCRIPTION = """\
 A self-hosted, stateful emulator of Stripe's Files and File Links API.
@@ -51,9 +55,23 @@ def create_app(
     app.state.storage = storage
     app.state.clock = clock or SystemClock()
     install_handlers(app)
+    app.add_exception_handler(Replay, _replay)
+    app.add_exception_handler(OperationalError, _database_busy)
     for module in (files, file_links, links, health):
         app.include_router(module.router)
     return app
+
+
+async def _replay(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Replay)
+    return exc.response()
+
+
+async def _database_busy(request: Request, exc: Exception) -> Response:
+    # Contention that did not resolve quickly is Stripe's retryable 429, never a 500.
+    if is_lock_timeout(exc):
+        return error_response(LockTimeout())
+    raise exc
 
 
 def app_from_environment() -> FastAPI:

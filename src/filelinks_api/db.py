@@ -19,6 +19,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -91,6 +92,17 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_LOCK_ERRORS = ("database is locked", "locknotavailable", "lock timeout", "could not obtain lock")
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """SQLite's busy timeout or PostgreSQL's lock_timeout ran out."""
+    if not isinstance(exc, OperationalError):
+        return False
+    text = f"{type(exc.orig).__name__} {exc.orig}".lower()
+    return any(marker in text for marker in _LOCK_ERRORS)
 
 
 def migrations_dir() -> Path:

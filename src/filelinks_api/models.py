@@ -7,12 +7,15 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
+    UniqueConstraint,
 )
 
 # Stable constraint names on both engines, so migrations can refer to them.
@@ -79,4 +82,25 @@ file_links = Table(
         "seq",
     ),
     Index("ix_file_links_account_livemode_expires_at", "account", "livemode", "expires_at"),
+)
+
+# A POST's Idempotency-Key and, once the endpoint has run, the response it gave.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("seq", _Seq, primary_key=True, autoincrement=True),
+    Column("account", String(160), nullable=False),
+    Column("livemode", Boolean, nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("endpoint", String(512), nullable=False),
+    # sha256 of the decoded parameters (and the uploaded bytes); null until an upload is read
+    Column("digest", String(64), nullable=True),
+    Column("created", BigInteger, nullable=False),
+    # Wall-clock start, to recognise a claim abandoned by a crashed process.
+    Column("started_at", Float, nullable=False),
+    Column("status", Integer, nullable=True),  # null while the first request is executing
+    Column("body", LargeBinary, nullable=True),
+    Column("request_id", String(32), nullable=False),
+    UniqueConstraint("account", "livemode", "key"),
+    Index("ix_idempotency_keys_created", "created"),
 )

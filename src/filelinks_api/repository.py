@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Table, and_, func, insert, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Row, Table, and_, delete, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from filelinks_api.models import file_links, files
+from filelinks_api.models import file_links, files, idempotency_keys
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,12 @@ class CursorNotFound(LookupError):
         super().__init__(object_id)
         self.param = param
         self.object_id = object_id
+
+
+def _storable(text: str) -> bool:
+    """Whether `text` could be a stored id or token. An id from a URL path may hold a NUL,
+    which no row holds and PostgreSQL refuses in a query (a 500 instead of a 404)."""
+    return "\x00" not in text
 
 
 def _scoped(table: Table, scope: Scope) -> ColumnElement[bool]:
@@ -66,11 +72,15 @@ def page(
     cursor_id = starting_after or ending_before
     if cursor_id is not None:
         param = "starting_after" if starting_after else "ending_before"
-        cursor = session.execute(
-            select(table.c.created, table.c.seq).where(
-                _scoped(table, scope), table.c.id == cursor_id
-            )
-        ).first()
+        cursor = (
+            session.execute(
+                select(table.c.created, table.c.seq).where(
+                    _scoped(table, scope), table.c.id == cursor_id
+                )
+            ).first()
+            if _storable(cursor_id)
+            else None
+        )
         if cursor is None:
             raise CursorNotFound(param, cursor_id)
         position = tuple_(cursor.created, cursor.seq)
@@ -100,6 +110,8 @@ def insert_file(session: Session, values: dict[str, Any]) -> None:
 
 
 def get_file(session: Session, scope: Scope, file_id: str) -> Row[Any] | None:
+    if not _storable(file_id):
+        return None
     return session.execute(
         select(files).where(_scoped(files, scope), files.c.id == file_id)
     ).first()
@@ -122,6 +134,8 @@ def insert_file_link(session: Session, values: dict[str, Any]) -> None:
 def get_file_link(
     session: Session, scope: Scope, link_id: str, *, for_update: bool = False
 ) -> Row[Any] | None:
+    if not _storable(link_id):
+        return None
     query = select(file_links).where(_scoped(file_links, scope), file_links.c.id == link_id)
     if for_update:
         query = query.with_for_update()
@@ -129,6 +143,8 @@ def get_file_link(
 
 
 def get_file_link_by_token(session: Session, token: str) -> Row[Any] | None:
+    if not _storable(token):
+        return None
     return session.execute(select(file_links).where(file_links.c.token == token)).first()
 
 
@@ -163,7 +179,56 @@ def links_for_files(
     return pages
 
 
-def count_links(session: Session, scope: Scope) -> int:
+# --- idempotency keys -----------------------------------------------------------------------
+
+
+def get_idempotency_key(session: Session, scope: Scope, key: str) -> Row[Any] | None:
     return session.execute(
-        select(func.count()).select_from(file_links).where(_scoped(file_links, scope))
-    ).scalar_one()
+        select(idempotency_keys).where(
+            _scoped(idempotency_keys, scope), idempotency_keys.c.key == key
+        )
+    ).first()
+
+
+def insert_idempotency_key(session: Session, values: dict[str, Any]) -> int:
+    """Raises IntegrityError when the key is already claimed."""
+    result = session.execute(
+        insert(idempotency_keys).values(**values).returning(idempotency_keys.c.seq)
+    )
+    return int(result.scalar_one())
+
+
+def take_over_idempotency_key(
+    session: Session,
+    seq: int,
+    started_at: float,
+    now: float,
+    request_id: str,
+    digest: str | None,
+) -> bool:
+    """Claim an abandoned key, unless another request took it over first."""
+    result = session.execute(
+        update(idempotency_keys)
+        .where(
+            idempotency_keys.c.seq == seq,
+            idempotency_keys.c.status.is_(None),
+            idempotency_keys.c.started_at == started_at,
+        )
+        .values(started_at=now, request_id=request_id, digest=digest)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def update_idempotency_key(session: Session, seq: int, values: dict[str, Any]) -> None:
+    session.execute(update(idempotency_keys).where(idempotency_keys.c.seq == seq).values(**values))
+
+
+def delete_idempotency_key(session: Session, seq: int) -> None:
+    session.execute(delete(idempotency_keys).where(idempotency_keys.c.seq == seq))
+
+
+def prune_idempotency_keys(session: Session, created_before: int) -> int:
+    result = session.execute(
+        delete(idempotency_keys).where(idempotency_keys.c.created <= created_before)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

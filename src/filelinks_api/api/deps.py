@@ -85,7 +85,10 @@ def params_of(model: type[_P]) -> Callable[..., Awaitable[_P]]:
 
     async def dependency(request: Request, _caller: Annotated[Scope, Depends(get_scope)]) -> _P:
         data: dict[str, Any] = await read_params(request, settings_of(request).max_body_bytes)
-        return parse(model, data)
+        params = parse(model, data)
+        # Valid parameters, kept for the idempotency layer's "same parameters" check.
+        request.scope["state"]["params"] = data
+        return params
 
     return dependency
 

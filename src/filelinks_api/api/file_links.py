@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
 from filelinks_api.api.deps import BaseUrlDep, NowDep, ScopeDep, SessionDep, params_of
+from filelinks_api.api.idempotency import IdempotencyDep, respond
 from filelinks_api.schemas import (
     CreateFileLinkParams,
     FileLinkList,
@@ -24,11 +25,9 @@ from filelinks_api.wire.params import RetrieveParams
 router = APIRouter()
 
 
-def _render(view: LinkView, now: int, base_url: str) -> Response:
-    return StripeJSON(
-        render_link(
-            view.link, now=now, base_url=base_url, file=view.file, file_links=view.file_links
-        )
+def _content(view: LinkView, now: int, base_url: str) -> dict[str, Any]:
+    return render_link(
+        view.link, now=now, base_url=base_url, file=view.file, file_links=view.file_links
     )
 
 
@@ -37,12 +36,12 @@ async def create_file_link(
     params: Annotated[CreateFileLinkParams, Depends(params_of(CreateFileLinkParams))],
     scope: ScopeDep,
     session: SessionDep,
+    idem: IdempotencyDep,
     now: NowDep,
     base_url: BaseUrlDep,
 ) -> Response:
     view = file_links.create(session, scope, params, now=now)
-    session.commit()
-    return _render(view, now, base_url)
+    return respond(session, idem, _content(view, now, base_url))
 
 
 @router.get("/v1/file_links/{link_id}", response_model=FileLinkObject)
@@ -54,7 +53,8 @@ async def retrieve_file_link(
     now: NowDep,
     base_url: BaseUrlDep,
 ) -> Response:
-    return _render(file_links.retrieve(session, scope, link_id, params.expand), now, base_url)
+    view = file_links.retrieve(session, scope, link_id, params.expand)
+    return StripeJSON(_content(view, now, base_url))
 
 
 @router.post("/v1/file_links/{link_id}", response_model=FileLinkObject)
@@ -63,12 +63,12 @@ async def update_file_link(
     params: Annotated[UpdateFileLinkParams, Depends(params_of(UpdateFileLinkParams))],
     scope: ScopeDep,
     session: SessionDep,
+    idem: IdempotencyDep,
     now: NowDep,
     base_url: BaseUrlDep,
 ) -> Response:
     view = file_links.update(session, scope, link_id, params, now=now)
-    session.commit()
-    return _render(view, now, base_url)
+    return respond(session, idem, _content(view, now, base_url))
 
 
 @router.get("/v1/file_links", response_model=FileLinkList)

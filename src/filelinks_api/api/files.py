@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
@@ -18,6 +18,7 @@ from filelinks_api.api.deps import (
     params_of,
 )
 from filelinks_api.api.download import stream_file
+from filelinks_api.api.idempotency import IdempotencyDep, respond
 from filelinks_api.errors import InvalidRequestError
 from filelinks_api.repository import Scope
 from filelinks_api.schemas import (
@@ -28,6 +29,7 @@ from filelinks_api.schemas import (
     render_file,
 )
 from filelinks_api.services import files
+from filelinks_api.storage import StagedFile
 from filelinks_api.wire.envelope import StripeJSON, list_envelope
 from filelinks_api.wire.form import decode_query
 from filelinks_api.wire.params import RetrieveParams, StripeParams, parse
@@ -45,6 +47,7 @@ async def create_file(
     request: Request,
     caller: UploaderDep,
     session: SessionDep,
+    idem: IdempotencyDep,
     storage: StorageDep,
     settings: SettingsDep,
     now: NowDep,
@@ -59,28 +62,32 @@ async def create_file(
         body_limit=settings.max_body_bytes,
         file_limit=settings.max_upload_bytes,
     )
-    staged = form.file.sink if form.file else None
+    # storage.stage made the sink, so it is a StagedFile
+    staged = cast(StagedFile, form.file.sink) if form.file else None
     view = None
     try:
-        params = parse(CreateFileParams, {**query, **form.fields})
+        fields = {**query, **form.fields}
+        params = parse(CreateFileParams, fields)
+        idem.validated(fields, staged.sha256() if staged is not None else None)
         view = files.create(
             session,
             Scope(caller.account, caller.livemode),
             params,
-            staged,  # type: ignore[arg-type]
+            staged,
             form.file.filename if form.file else None,
             storage,
             publishable=caller.publishable,
             now=now,
         )
-        session.commit()
+        return respond(
+            session, idem, render_file(view.file, view.links, now=now, base_url=base_url)
+        )
     except BaseException:
         if staged is not None:
             staged.discard()
         if view is not None:  # bytes were moved into place but the row did not commit
             storage.delete(view.file.id)
         raise
-    return StripeJSON(render_file(view.file, view.links, now=now, base_url=base_url))
 
 
 @router.get("/v1/files/{file_id}", response_model=FileObject)

@@ -108,7 +108,7 @@ def update(
         if params.expires_at == "now":
             values["expires_at"] = now
         else:
-            values["expires_at"] = check_future(params.expires_at, now, "expires_at")  # type: ignore[arg-type]
+            values["expires_at"] = check_future(params.expires_at, now, "expires_at")
     if "metadata" in sent:
         values["metadata"] = merge_metadata(link.metadata, params.metadata)
     if values:

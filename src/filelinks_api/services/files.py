@@ -78,6 +78,7 @@ def create(
             param="file",
         )
     filename = sanitize_filename(filename)
+    staged.finish()  # zip-based types are told apart by reading the staged file back
     kind = detect_type(staged.head, filename, staged.path)
     if kind not in purpose.types:
         raise InvalidRequestError(

@@ -11,6 +11,7 @@ last value, as Stripe does. Pure functions, no I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -24,8 +25,14 @@ MAX_KEY_LENGTH = 5000
 Value = str | dict[str, Any] | list[Any]
 
 
+# An array index: canonical decimal ("0", "7", not "07" or a Unicode digit), short enough to
+# convert cheaply. Anything else in brackets is a hash key, so `metadata[007]` keeps its key.
+_INDEX = re.compile(r"0|[1-9][0-9]{0,8}")
+
+
 class IndexedList(list[Any]):
-    """A list sent as `name[0]=..&name[1]=..`; `keys()` gives the original indices."""
+    """A list sent as `name[0]=..&name[1]=..`; `as_dict()` gives it back as the hash it was
+    sent as ({"0": .., "1": ..}), exactly, because only canonical indices become a list."""
 
     def as_dict(self) -> dict[str, Any]:
         return {str(i): v for i, v in enumerate(self)}
@@ -79,7 +86,8 @@ def decode_pairs(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
                 param=parts[0],
             )
         _insert(root, parts, value, key)
-    return _finish(root)  # type: ignore[return-value]
+    finished: dict[str, Any] = _finish(root)
+    return finished
 
 
 def _insert(root: dict[str, Any], parts: list[str], value: str, key: str) -> None:
@@ -109,7 +117,7 @@ def _insert(root: dict[str, Any], parts: list[str], value: str, key: str) -> Non
             child.append(value)
             return
         child = node.get(part)
-        wants_indexed = next_part is not None and next_part.isdigit()
+        wants_indexed = next_part is not None and _INDEX.fullmatch(next_part) is not None
         if child is None:
             child = node[part] = _Indexed() if wants_indexed else {}
         elif isinstance(child, _Indexed) and not wants_indexed:

@@ -18,7 +18,7 @@ from filelinks_api.errors import InvalidRequestError, StripeError
 from filelinks_api.wire.form import IndexedList
 
 INT64_MAX = 2**63 - 1
-_INTEGER = re.compile(r"^-?[0-9]{1,19}$")
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
 
 
 class StripeParams(BaseModel):
@@ -36,7 +36,7 @@ def to_int(value: Any) -> int:
         raise param_error("parameter_invalid_integer")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and _INTEGER.match(value):
+    if isinstance(value, str) and _INTEGER.fullmatch(value):
         number = int(value)
         if -INT64_MAX <= number <= INT64_MAX:
             return number
@@ -285,9 +285,10 @@ def stripe_error_for(error: Any) -> StripeError:
         )
     if kind == "invalid_boolean":
         return InvalidRequestError(f"Invalid boolean: {_show(raw)}", param=param)
-    if kind == "invalid_hash":
+    # A nested params model (file_link_data) given a scalar or an array is a hash error too.
+    if kind in ("invalid_hash", "model_type", "model_attributes_type", "dict_type"):
         return InvalidRequestError("Invalid hash", param=param)
-    if kind == "invalid_array":
+    if kind in ("invalid_array", "list_type"):
         return InvalidRequestError("Invalid array", param=param)
     if kind == "invalid_string":
         return InvalidRequestError(f"Invalid string: {_show(raw)}", param=param)

@@ -28,8 +28,9 @@ from filelinks_api.errors import (
 from filelinks_api.ids import account_for_key
 from filelinks_api.wire.form import MAX_PARAMS, decode_pairs, decode_query
 
-_KEY = re.compile(r"^(sk|rk|pk)_(test|live)_[A-Za-z0-9_]{1,247}$")
-_CONNECTED_ACCOUNT = re.compile(r"^acct_[A-Za-z0-9]{1,64}$")
+# Used with fullmatch: `$` alone would let a trailing newline through.
+_KEY = re.compile(r"(sk|rk|pk)_(test|live)_[A-Za-z0-9_]{1,247}")
+_CONNECTED_ACCOUNT = re.compile(r"acct_[A-Za-z0-9]{1,64}")
 
 NO_KEY = (
     "You did not provide an API key. You need to provide your API key in the Authorization"
@@ -72,7 +73,7 @@ def extract_key(authorization: str | None) -> str | None:
     if scheme == "basic":
         if not credentials:
             return None
-        if _KEY.match(credentials):
+        if _KEY.fullmatch(credentials):
             return credentials
         try:
             decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
@@ -98,22 +99,19 @@ def authenticate(
             " the spaces and try again. If you have any questions, we can help at"
             " https://support.stripe.com/."
         )
-    match = _KEY.match(key)
+    match = _KEY.fullmatch(key)
     if match is None:
         raise AuthenticationError(f"Invalid API Key provided: {mask_key(key)}")
-    if api_keys is None:
-        account = account_for_key(key)
-    else:
-        account = _lookup_constant_time(key, api_keys)
-        if account is None:
-            raise AuthenticationError(f"Invalid API Key provided: {mask_key(key)}")
+    account = account_for_key(key) if api_keys is None else _lookup_constant_time(key, api_keys)
+    if account is None:
+        raise AuthenticationError(f"Invalid API Key provided: {mask_key(key)}")
     kind, mode = match.group(1), match.group(2)
     publishable = kind == "pk"
     if publishable and not allow_publishable:
         raise AuthenticationError(PUBLISHABLE_KEY, code="secret_key_required")
     if stripe_account is not None:
         connected = stripe_account.strip()
-        if not _CONNECTED_ACCOUNT.match(connected):
+        if not _CONNECTED_ACCOUNT.fullmatch(connected):
             raise PermissionDenied(
                 f"The provided key '{mask_key(key)}' does not have access to account"
                 f" '{connected[:80]}' (or that account does not exist). Application access may"
@@ -229,10 +227,18 @@ async def read_multipart(
     def on_part_begin() -> None:
         state.reset()
 
+    def count(size: int) -> None:
+        # Part headers and field values share `body_limit`; only the file part may exceed it.
+        state.total += size
+        if state.total > body_limit:
+            raise body_too_large(body_limit)
+
     def on_header_field(data: bytes, start: int, end: int) -> None:
+        count(end - start)
         state.header_field += data[start:end]
 
     def on_header_value(data: bytes, start: int, end: int) -> None:
+        count(end - start)
         state.header_value += data[start:end]
 
     def on_header_end() -> None:
@@ -274,8 +280,8 @@ async def read_multipart(
                 raise body_too_large_file(file_limit)
             state.file.sink.write(data[start:end])
         else:
+            count(end - start)
             state.value += data[start:end]
-            state.total += end - start
             if len(state.value) > MAX_FIELD_BYTES:
                 raise InvalidRequestError(
                     f"The value of {state.name} is longer than {MAX_FIELD_BYTES} bytes.",
@@ -301,8 +307,6 @@ async def read_multipart(
     try:
         async for chunk in request.stream():
             parser.write(chunk)
-            if state.total > body_limit:
-                raise body_too_large(body_limit)
         if parser.state != MultipartState.END:
             raise InvalidRequestError(
                 "Invalid request: the multipart body ended before its closing boundary."

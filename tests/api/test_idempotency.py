@@ -1,0 +1,205 @@
+"""Idempotency-Key on POST: replay, conflicts, what is not stored, scope and lifetime."""
+
+from __future__ import annotations
+
+from tests import samples
+from tests.conftest import new_key
+
+
+def upload(client, *, key=None, data=None, content=None, name="a.pdf"):
+    headers = {"Idempotency-Key": key} if key else {}
+    return client.post(
+        "/v1/files",
+        data=data or {"purpose": "dispute_evidence"},
+        files={"file": (name, content or samples.pdf(), "application/octet-stream")},
+        headers=headers,
+    )
+
+
+def create_link(client, file_id, *, key=None, **params):
+    headers = {"Idempotency-Key": key} if key else {}
+    return client.post("/v1/file_links", data={"file": file_id, **params}, headers=headers)
+
+
+def count_links(client, file_id):
+    return len(client.get("/v1/file_links", params={"file": file_id, "limit": 100}).json()["data"])
+
+
+class TestReplay:
+    def test_same_key_and_params_replays_the_first_response_byte_for_byte(self, client):
+        file_id = upload(client).json()["id"]
+        first = create_link(client, file_id, key="k-1", **{"metadata[a]": "b"})
+        again = create_link(client, file_id, key="k-1", **{"metadata[a]": "b"})
+        assert first.status_code == again.status_code == 200
+        assert again.content == first.content
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert again.headers["Original-Request"] == first.headers["Request-Id"]
+        assert again.headers["Request-Id"] != first.headers["Request-Id"]
+        assert again.headers["Idempotency-Key"] == "k-1"
+        assert count_links(client, file_id) == 1
+
+    def test_first_execution_echoes_the_key_and_is_its_own_original_request(self, client):
+        file_id = upload(client).json()["id"]
+        first = create_link(client, file_id, key="k-echo")
+        assert first.headers["Idempotency-Key"] == "k-echo"
+        assert first.headers["Original-Request"] == first.headers["Request-Id"]
+        assert "Idempotent-Replayed" not in first.headers
+
+    def test_parameter_order_does_not_matter(self, client):
+        file_id = upload(client).json()["id"]
+        body_a = f"file={file_id}&metadata[x]=1&metadata[y]=2"
+        body_b = f"metadata[y]=2&metadata[x]=1&file={file_id}"
+        form = {"Content-Type": "application/x-www-form-urlencoded", "Idempotency-Key": "k-order"}
+        first = client.post("/v1/file_links", content=body_a, headers=form)
+        again = client.post("/v1/file_links", content=body_b, headers=form)
+        assert again.headers.get("Idempotent-Replayed") == "true"
+        assert again.json()["id"] == first.json()["id"]
+
+    def test_an_update_is_replayed_not_applied_twice(self, client):
+        file_id = upload(client).json()["id"]
+        link = create_link(client, file_id).json()
+        first = client.post(
+            f"/v1/file_links/{link['id']}",
+            data={"metadata[n]": "1"},
+            headers={"Idempotency-Key": "k-update"},
+        )
+        client.post(f"/v1/file_links/{link['id']}", data={"metadata[n]": "2"})
+        again = client.post(
+            f"/v1/file_links/{link['id']}",
+            data={"metadata[n]": "1"},
+            headers={"Idempotency-Key": "k-update"},
+        )
+        assert again.content == first.content
+        assert client.get(f"/v1/file_links/{link['id']}").json()["metadata"] == {"n": "2"}
+
+    def test_upload_with_the_same_bytes_is_replayed(self, client, settings):
+        first = upload(client, key="k-upload")
+        again = upload(client, key="k-upload")
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert again.json()["id"] == first.json()["id"]
+        assert len(client.get("/v1/files", params={"limit": 100}).json()["data"]) == 1
+        stored = [p for p in settings.files_dir.rglob("*") if p.is_file() and "objects" in p.parts]
+        assert len(stored) == 1
+
+    def test_an_error_after_the_endpoint_started_is_replayed(self, client):
+        first = create_link(client, "file_missing", key="k-missing")
+        again = create_link(client, "file_missing", key="k-missing")
+        assert first.status_code == again.status_code == 400
+        assert first.json()["error"]["code"] == "resource_missing"
+        assert again.content == first.content
+        assert again.headers["Idempotent-Replayed"] == "true"
+
+
+class TestConflicts:
+    def test_same_key_with_different_parameters_is_an_idempotency_error(self, client):
+        file_id = upload(client).json()["id"]
+        create_link(client, file_id, key="k-2", **{"metadata[a]": "b"})
+        clash = create_link(client, file_id, key="k-2", **{"metadata[a]": "c"})
+        assert clash.status_code == 400
+        assert clash.json() == {
+            "error": {
+                "message": "Keys for idempotent requests can only be used with the same"
+                " parameters they were first used with. Try using a key other than 'k-2' if you"
+                " meant to execute a different request.",
+                "type": "idempotency_error",
+            }
+        }
+        assert count_links(client, file_id) == 1
+
+    def test_same_key_on_another_endpoint_is_an_idempotency_error(self, client):
+        file_id = upload(client).json()["id"]
+        link = create_link(client, file_id, key="k-3").json()
+        clash = client.post(
+            f"/v1/file_links/{link['id']}",
+            data={"metadata[a]": "b"},
+            headers={"Idempotency-Key": "k-3"},
+        )
+        assert clash.status_code == 400
+        error = clash.json()["error"]
+        assert error["type"] == "idempotency_error"
+        assert error["message"] == (
+            "Keys for idempotent requests can only be used for the same endpoint they were first"
+            f" used for ('/v1/file_links/{link['id']}' vs '/v1/file_links'). Try using a key"
+            " other than 'k-3' if you meant to execute a different request."
+        )
+
+    def test_upload_with_different_bytes_is_an_idempotency_error(self, client):
+        upload(client, key="k-bytes", content=samples.pdf("one"))
+        clash = upload(client, key="k-bytes", content=samples.pdf("two"))
+        assert clash.status_code == 400
+        assert clash.json()["error"]["type"] == "idempotency_error"
+        assert len(client.get("/v1/files").json()["data"]) == 1
+
+    def test_a_key_longer_than_255_characters_is_refused(self, client):
+        file_id = upload(client).json()["id"]
+        refused = create_link(client, file_id, key="k" * 256)
+        assert refused.status_code == 400
+        assert "at most 255 characters" in refused.json()["error"]["message"]
+        assert count_links(client, file_id) == 0
+        assert create_link(client, file_id, key="k" * 255).status_code == 200
+
+
+class TestNotStored:
+    def test_a_validation_failure_leaves_the_key_free(self, client):
+        file_id = upload(client).json()["id"]
+        invalid = create_link(client, file_id, key="k-4", bogus="1")
+        assert invalid.json()["error"]["code"] == "parameter_unknown"
+        valid = create_link(client, file_id, key="k-4")
+        assert valid.status_code == 200
+        assert "Idempotent-Replayed" not in valid.headers
+
+    def test_an_upload_validation_failure_leaves_the_key_free(self, client):
+        refused = upload(client, key="k-5", data={"purpose": "not_a_purpose"})
+        assert refused.status_code == 400
+        accepted = upload(client, key="k-5")
+        assert accepted.status_code == 200
+        assert "Idempotent-Replayed" not in accepted.headers
+
+    def test_an_authentication_failure_leaves_the_key_free(self, client):
+        file_id = upload(client).json()["id"]
+        denied = client.post(
+            "/v1/file_links",
+            data={"file": file_id},
+            headers={"Idempotency-Key": "k-6", "Authorization": "Bearer pk_test_abc"},
+        )
+        assert denied.status_code == 401
+        assert create_link(client, file_id, key="k-6").status_code == 200
+
+    def test_get_ignores_the_header(self, client):
+        file_id = upload(client).json()["id"]
+        first = client.get("/v1/files", headers={"Idempotency-Key": "k-7"})
+        create_link(client, file_id)
+        second = client.get(f"/v1/files/{file_id}", headers={"Idempotency-Key": "k-7"})
+        assert second.status_code == 200
+        assert "Idempotent-Replayed" not in second.headers
+        assert first.json()["object"] == "list"
+
+
+class TestScopeAndLifetime:
+    def test_two_accounts_use_one_key_independently(self, client):
+        other = {"Authorization": f"Bearer {new_key()}"}
+        mine = create_link(client, upload(client).json()["id"], key="shared")
+        theirs_file = client.post(
+            "/v1/files",
+            data={"purpose": "dispute_evidence"},
+            files={"file": ("b.pdf", samples.pdf(), "application/octet-stream")},
+            headers=other,
+        ).json()["id"]
+        theirs = client.post(
+            "/v1/file_links",
+            data={"file": theirs_file},
+            headers={**other, "Idempotency-Key": "shared"},
+        )
+        assert theirs.status_code == 200
+        assert "Idempotent-Replayed" not in theirs.headers
+        assert theirs.json()["id"] != mine.json()["id"]
+
+    def test_a_key_older_than_24_hours_behaves_as_new(self, client, clock):
+        file_id = upload(client).json()["id"]
+        first = create_link(client, file_id, key="k-old")
+        clock.advance(24 * 3600 + 1)
+        again = create_link(client, file_id, key="k-old")
+        assert again.status_code == 200
+        assert "Idempotent-Replayed" not in again.headers
+        assert again.json()["id"] != first.json()["id"]
+        assert count_links(client, file_id) == 2

@@ -1,0 +1,231 @@
+"""GET/HEAD /links/{token}: the public URL in `file_link.url`, served without authentication
+until the link (or its file) expires; then, like any unknown token, one 404 that says nothing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
+
+from filelinks_api.purposes import DAY
+from tests import samples
+from tests.conftest import new_key
+
+PDF = samples.pdf("public link")
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{22,}$")
+
+
+@pytest.fixture
+def anonymous(app) -> Iterator[TestClient]:
+    """A client that sends no API key, as a browser following a link does."""
+    with TestClient(app) as plain:
+        yield plain
+
+
+@pytest.fixture
+def file_id(client) -> str:
+    response = client.post(
+        "/v1/files",
+        data={"purpose": "dispute_evidence"},
+        files={"file": ("invoice 42.pdf", PDF, "application/octet-stream")},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["id"]
+
+
+def create_link(client, file_id: str, **params) -> dict:
+    response = client.post("/v1/file_links", data={"file": file_id, **params})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def path_of(link: dict) -> str:
+    return urlsplit(link["url"]).path
+
+
+def token_of(link: dict) -> str:
+    return path_of(link).removeprefix("/links/")
+
+
+class TestPublicLinkUrl:
+    def test_url_is_the_request_base_and_links_token(self, client, file_id):
+        link = create_link(client, file_id)
+
+        assert link["url"] == f"http://testserver/links/{token_of(link)}"
+
+    def test_url_uses_the_configured_public_base(self, client, app, settings, file_id):
+        app.state.settings = settings.model_copy(
+            update={"public_url": "https://files.example.test"}
+        )
+
+        link = create_link(client, file_id)
+
+        assert link["url"] == f"https://files.example.test/links/{token_of(link)}"
+
+    def test_token_is_random_url_safe_and_unrelated_to_the_ids(self, client, file_id):
+        link = create_link(client, file_id)
+        token = token_of(link)
+
+        assert TOKEN.match(token), token
+        assert link["id"] not in token
+        assert link["id"].removeprefix("link_") not in token
+        assert file_id.removeprefix("file_") not in token
+
+    def test_two_links_to_one_file_have_different_tokens(self, client, file_id):
+        tokens = {token_of(create_link(client, file_id)) for _ in range(5)}
+
+        assert len(tokens) == 5
+
+    def test_url_stays_the_same_across_reads_and_updates(self, client, file_id):
+        link = create_link(client, file_id)
+
+        updated = client.post(f"/v1/file_links/{link['id']}", data={"metadata[a]": "1"}).json()
+        listed = client.get("/v1/file_links").json()["data"][0]
+
+        assert updated["url"] == link["url"]
+        assert listed["url"] == link["url"]
+
+
+class TestGetPublicLink:
+    def test_streams_the_file_without_authentication(self, client, anonymous, file_id):
+        link = create_link(client, file_id)
+
+        response = anonymous.get(path_of(link))
+
+        assert response.status_code == 200
+        assert response.content == PDF
+        assert response.headers["content-type"] == "application/pdf"
+        assert response.headers["content-length"] == str(len(PDF))
+        disposition = response.headers["content-disposition"]
+        assert disposition.startswith("attachment;")
+        assert "invoice 42.pdf" in disposition or "invoice%2042.pdf" in disposition
+
+    def test_ignores_any_api_key_sent_along(self, client, file_id):
+        link = create_link(client, file_id)
+
+        response = client.get(path_of(link), headers={"Authorization": f"Bearer {new_key()}"})
+
+        assert response.status_code == 200
+        assert response.content == PDF
+
+    def test_head_gives_the_headers_without_the_body(self, client, anonymous, file_id):
+        link = create_link(client, file_id)
+
+        response = anonymous.head(path_of(link))
+
+        assert response.status_code == 200
+        assert response.content == b""
+        assert response.headers["content-type"] == "application/pdf"
+        assert response.headers["content-length"] == str(len(PDF))
+        assert response.headers["content-disposition"].startswith("attachment;")
+
+    def test_serves_a_byte_range(self, client, anonymous, file_id):
+        link = create_link(client, file_id)
+
+        response = anonymous.get(path_of(link), headers={"Range": "bytes=0-7"})
+
+        assert response.status_code == 206
+        assert response.content == PDF[:8]
+
+    def test_each_link_serves_its_own_file(self, client, anonymous, file_id):
+        image = client.post(
+            "/v1/files",
+            data={"purpose": "business_logo"},
+            files={"file": ("logo.png", samples.png(), "application/octet-stream")},
+        ).json()["id"]
+        pdf_link = create_link(client, file_id)
+        png_link = create_link(client, image)
+
+        png = anonymous.get(path_of(png_link))
+
+        assert png.content == samples.png()
+        assert png.headers["content-type"] == "image/png"
+        assert anonymous.get(path_of(pdf_link)).content == PDF
+
+    def test_works_until_the_second_before_expires_at(self, client, anonymous, clock, file_id):
+        link = create_link(client, file_id, expires_at=clock.now() + 60)
+
+        clock.advance(59)
+
+        assert anonymous.get(path_of(link)).content == PDF
+
+    def test_refuses_once_expires_at_has_passed(self, client, anonymous, clock, file_id):
+        link = create_link(client, file_id, expires_at=clock.now() + 60)
+        assert anonymous.get(path_of(link)).status_code == 200
+
+        clock.advance(60)
+
+        assert anonymous.get(path_of(link)).status_code == 404
+        assert anonymous.head(path_of(link)).status_code == 404
+
+    def test_refuses_after_expires_at_now(self, client, anonymous, file_id):
+        link = create_link(client, file_id)
+        assert anonymous.get(path_of(link)).status_code == 200
+
+        client.post(f"/v1/file_links/{link['id']}", data={"expires_at": "now"})
+
+        response = anonymous.get(path_of(link))
+        assert response.status_code == 404
+        assert PDF not in response.content
+
+    def test_expires_at_empty_brings_back_a_link_that_would_have_expired(
+        self, client, anonymous, clock, file_id
+    ):
+        link = create_link(client, file_id, expires_at=clock.now() + 60)
+
+        client.post(f"/v1/file_links/{link['id']}", data={"expires_at": ""})
+        clock.advance(3600)
+
+        assert anonymous.get(path_of(link)).content == PDF
+
+    def test_a_moved_expiry_is_honoured(self, client, anonymous, clock, file_id):
+        link = create_link(client, file_id, expires_at=clock.now() + 60)
+
+        client.post(f"/v1/file_links/{link['id']}", data={"expires_at": clock.now() + 3600})
+        clock.advance(600)
+
+        assert anonymous.get(path_of(link)).content == PDF
+
+    def test_refuses_once_the_file_itself_has_expired(self, client, anonymous, clock, file_id):
+        link = create_link(client, file_id)  # dispute evidence expires after 270 days
+
+        clock.advance(270 * DAY)
+
+        assert anonymous.get(path_of(link)).status_code == 404
+
+    def test_expired_and_unknown_tokens_get_the_same_404(self, client, anonymous, clock, file_id):
+        link = create_link(client, file_id, expires_at=clock.now() + 60)
+        clock.advance(60)
+
+        expired = anonymous.get(path_of(link))
+        unknown = anonymous.get("/links/" + "A" * len(token_of(link)))
+
+        assert expired.status_code == unknown.status_code == 404
+        assert expired.content == unknown.content
+        assert expired.headers["content-type"] == unknown.headers["content-type"]
+        body = expired.text
+        for secret in (link["id"], file_id, token_of(link)):
+            assert secret not in body
+
+    @pytest.mark.parametrize(
+        "token",
+        ["", "x", "link_doesnotexist", "A" * 129, "%2e%2e%2fv1%2ffiles", "a.b-c_d", "%00abc"],
+    )
+    def test_any_other_token_is_404(self, anonymous, token):
+        response = anonymous.get(f"/links/{token}")
+
+        assert response.status_code == 404
+        assert "error" in response.json()
+
+    def test_the_link_id_is_not_a_token(self, client, anonymous, file_id):
+        link = create_link(client, file_id)
+
+        assert anonymous.get(f"/links/{link['id']}").status_code == 404
+
+    def test_a_prefix_of_the_token_is_not_enough(self, client, anonymous, file_id):
+        link = create_link(client, file_id)
+
+        assert anonymous.get(path_of(link)[:-1]).status_code == 404

@@ -1,0 +1,259 @@
+"""Idempotency and concurrent writes against a real server with two worker processes."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+import stripe
+
+from tests import samples
+from tests.conftest import (
+    BACKENDS,
+    create_postgres_schema,
+    drop_postgres_schema,
+    new_key,
+    postgres_schema_url,
+)
+from tests.e2e.conftest import Server, start_server
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def two_workers(request, tmp_path_factory) -> Iterator[Server]:
+    base = tmp_path_factory.mktemp(f"workers-{request.param}")
+    schema = database_url = None
+    if request.param == "postgresql":
+        schema = f"filelinks_workers_{secrets.token_hex(4)}"
+        create_postgres_schema(schema)
+        database_url = postgres_schema_url(schema)
+    server = start_server(base / "data", database_url=database_url, workers=2)
+    try:
+        yield server
+    finally:
+        server.stop()
+        if schema:
+            drop_postgres_schema(schema)
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def make_file(server: Server, key: str) -> str:
+    response = httpx.post(
+        f"{server.url}/v1/files",
+        data={"purpose": "dispute_evidence"},
+        files={"file": ("a.pdf", samples.pdf(), "application/octet-stream")},
+        headers=auth(key),
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["id"]
+
+
+def test_twenty_concurrent_creates_with_one_key_make_one_link(two_workers: Server):
+    key = new_key()
+    file_id = make_file(two_workers, key)
+    barrier = threading.Barrier(20)
+
+    def create(_: int) -> httpx.Response:
+        barrier.wait()
+        return httpx.post(
+            f"{two_workers.url}/v1/file_links",
+            data={"file": file_id},
+            headers={**auth(key), "Idempotency-Key": "same-key"},
+            timeout=30,
+        )
+
+    with ThreadPoolExecutor(20) as pool:
+        responses = list(pool.map(create, range(20)))
+    statuses = sorted(r.status_code for r in responses)
+    assert set(statuses) <= {200, 409}, [
+        r.text for r in responses if r.status_code not in (200, 409)
+    ]
+    ok = [r for r in responses if r.status_code == 200]
+    assert ok, statuses
+    assert len({r.json()["id"] for r in ok}) == 1
+    for conflict in (r for r in responses if r.status_code == 409):
+        assert conflict.json()["error"]["code"] == "idempotency_key_in_use"
+        assert conflict.headers["Stripe-Should-Retry"] == "true"
+    listed = httpx.get(
+        f"{two_workers.url}/v1/file_links", params={"file": file_id}, headers=auth(key)
+    ).json()
+    assert len(listed["data"]) == 1
+    print(f"20 same-key creates: {statuses.count(200)} x 200, {statuses.count(409)} x 409, 1 link")
+
+
+def test_fifty_concurrent_metadata_updates_all_land(two_workers: Server):
+    key = new_key()
+    file_id = make_file(two_workers, key)
+    link = httpx.post(
+        f"{two_workers.url}/v1/file_links", data={"file": file_id}, headers=auth(key)
+    ).json()
+    barrier = threading.Barrier(50)
+
+    def update(n: int) -> httpx.Response:
+        barrier.wait()
+        return httpx.post(
+            f"{two_workers.url}/v1/file_links/{link['id']}",
+            data={f"metadata[k{n}]": str(n)},
+            headers={**auth(key), "Idempotency-Key": f"update-{n}"},
+            timeout=30,
+        )
+
+    with ThreadPoolExecutor(50) as pool:
+        responses = list(pool.map(update, range(50)))
+    assert [r.status_code for r in responses] == [200] * 50, [r.text for r in responses]
+    final = httpx.get(f"{two_workers.url}/v1/file_links/{link['id']}", headers=auth(key)).json()
+    assert final["metadata"] == {f"k{n}": str(n) for n in range(50)}
+    print("50 concurrent metadata updates: 50 x 200, 50 of 50 keys present")
+
+
+def test_a_request_still_executing_makes_a_retry_wait_with_409(two_workers: Server):
+    key = new_key()
+    release = threading.Event()
+
+    def slow_body() -> Iterator[bytes]:
+        boundary = b"slowpart"
+        yield b"--" + boundary + b'\r\nContent-Disposition: form-data; name="purpose"\r\n\r\n'
+        yield b"dispute_evidence\r\n--" + boundary + b"\r\n"
+        yield b'Content-Disposition: form-data; name="file"; filename="a.pdf"\r\n\r\n'
+        yield samples.pdf()[:20]
+        release.wait(timeout=20)  # the upload stays in flight until the test says so
+        yield samples.pdf()[20:] + b"\r\n--" + boundary + b"--\r\n"
+
+    headers = {
+        **auth(key),
+        "Idempotency-Key": "in-flight",
+        "Content-Type": "multipart/form-data; boundary=slowpart",
+    }
+    results: list[httpx.Response] = []
+    uploader = threading.Thread(
+        target=lambda: results.append(
+            httpx.post(
+                f"{two_workers.url}/v1/files", content=slow_body(), headers=headers, timeout=30
+            )
+        )
+    )
+    uploader.start()
+    try:
+        deadline = time.monotonic() + 10
+        conflict = None
+        while time.monotonic() < deadline:
+            retry = httpx.post(
+                f"{two_workers.url}/v1/files",
+                files={"file": ("a.pdf", samples.pdf(), "application/octet-stream")},
+                data={"purpose": "dispute_evidence"},
+                headers={**auth(key), "Idempotency-Key": "in-flight"},
+                timeout=30,
+            )
+            if retry.status_code == 409:
+                conflict = retry
+                break
+            time.sleep(0.05)
+    finally:
+        release.set()
+        uploader.join(timeout=30)
+    assert conflict is not None
+    assert conflict.json()["error"]["code"] == "idempotency_key_in_use"
+    assert conflict.json()["error"]["type"] == "idempotency_error"
+    first = results[0]
+    assert first.status_code == 200, first.text
+    replay = httpx.post(
+        f"{two_workers.url}/v1/files",
+        files={"file": ("a.pdf", samples.pdf(), "application/octet-stream")},
+        data={"purpose": "dispute_evidence"},
+        headers={**auth(key), "Idempotency-Key": "in-flight"},
+    )
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json()["id"] == first.json()["id"]
+
+
+class DropFirstResponseProxy:
+    """Forwards each HTTP request to the server; swallows the first POST's response, as a
+    network failure would, after the server has done the work."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.dropped = 0
+        self.posts = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            method, path, _ = lines[0].split(" ", 2)
+            headers = dict(line.split(": ", 1) for line in lines[1:])
+            length = int(next((v for k, v in headers.items() if k.lower() == "content-length"), 0))
+            while len(body) < length:
+                body += conn.recv(65536)
+            forwarded = {
+                k: v for k, v in headers.items() if k.lower() not in ("host", "connection")
+            }
+            response = httpx.request(method, self.target + path, headers=forwarded, content=body)
+            if method == "POST":
+                self.posts += 1
+                if self.dropped == 0:
+                    self.dropped += 1
+                    return  # close without answering: the client sees a connection error
+            reply = f"HTTP/1.1 {response.status_code} OK\r\n".encode()
+            for name, value in response.headers.items():
+                if name.lower() not in (
+                    "content-length",
+                    "connection",
+                    "transfer-encoding",
+                    "content-encoding",
+                ):
+                    reply += f"{name}: {value}\r\n".encode()
+            reply += (
+                f"Content-Length: {len(response.content)}\r\nConnection: close\r\n\r\n".encode()
+            )
+            conn.sendall(reply + response.content)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_sdk_retry_after_a_lost_response_creates_exactly_one_link(two_workers: Server):
+    key = new_key()
+    file_id = make_file(two_workers, key)
+    proxy = DropFirstResponseProxy(two_workers.url)
+    saved = (stripe.api_key, stripe.api_base, stripe.max_network_retries)
+    try:
+        stripe.api_key = key
+        stripe.api_base = proxy.url
+        stripe.max_network_retries = 2
+        link = stripe.FileLink.create(file=file_id, metadata={"attempt": "sdk"})
+    finally:
+        stripe.api_key, stripe.api_base, stripe.max_network_retries = saved
+        proxy.close()
+    assert proxy.dropped == 1
+    assert proxy.posts == 2  # the lost attempt and the SDK's retry with the same key
+    listed = httpx.get(
+        f"{two_workers.url}/v1/file_links", params={"file": file_id}, headers=auth(key)
+    ).json()
+    assert [item["id"] for item in listed["data"]] == [link.id]
+    assert link.last_response.headers["Idempotent-Replayed"] == "true"
