@@ -17,6 +17,7 @@ from filelinks_api.config import Settings, load_settings
 from filelinks_api.db import Database, is_lock_timeout
 from filelinks_api.errors import LockTimeout
 from filelinks_api.schemas import ErrorEnvelope
+from filelinks_api.services import idempotency
 from filelinks_api.storage import LocalStorage
 from filelinks_api.wire.envelope import error_response, install_handlers
 
@@ -38,6 +39,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         storage.prepare()
+        with db.writer() as session:
+            idempotency.prune(session, app.state.clock.now())
         yield
         if database is None:
             db.dispose()
