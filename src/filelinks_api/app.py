@@ -4,22 +4,27 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from sqlalchemy.exc import OperationalError
 from starlette.responses import Response
 
 from filelinks_api import __version__
+from filelinks_api.api import controls as emulator
 from filelinks_api.api import file_links, files, health, links
 from filelinks_api.api.idempotency import Replay
 from filelinks_api.clock import Clock, SystemClock
 from filelinks_api.config import Settings, load_settings
 from filelinks_api.db import Database, is_lock_timeout
 from filelinks_api.errors import LockTimeout
+from filelinks_api.repository import Scope
 from filelinks_api.schemas import ErrorEnvelope
-from filelinks_api.services import idempotency
+from filelinks_api.services import controls
+from filelinks_api.services.controls import AccountClock, ClockBook
 from filelinks_api.storage import LocalStorage
 from filelinks_api.wire.envelope import error_response, install_handlers
+from filelinks_api.wire.openapi import SECURITY_SCHEMES
 
 DESCRIPTION = """\
 A self-hosted, stateful emulator of Stripe's Files and File Links API.
@@ -39,8 +44,6 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         storage.prepare()
-        with db.writer() as session:
-            idempotency.prune(session, app.state.clock.now())
         yield
         if database is None:
             db.dispose()
@@ -57,12 +60,36 @@ def create_app(
     app.state.db = db
     app.state.storage = storage
     app.state.clock = clock or SystemClock()
+
+    def load_clocks() -> dict[Scope, AccountClock]:
+        with db.reader() as session:
+            return controls.load_clocks(session)
+
+    app.state.clocks = ClockBook(app.state.clock, settings.data_dir / "clocks.epoch", load_clocks)
     install_handlers(app)
     app.add_exception_handler(Replay, _replay)
     app.add_exception_handler(OperationalError, _database_busy)
     for module in (files, file_links, links, health):
         app.include_router(module.router)
+    if settings.emulator_controls:
+        app.include_router(emulator.router)
+    _document_security(app)
     return app
+
+
+def _document_security(app: FastAPI) -> None:
+    """Every route takes the API key, but the public link and /healthz (security: [])."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+            schema["security"] = [{"bearerAuth": []}, {"basicAuth": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _replay(request: Request, exc: Exception) -> Response:

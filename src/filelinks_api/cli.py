@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib.util
 import logging
 import socket
 import sys
 
+from filelinks_api.clock import SystemClock
 from filelinks_api.config import Settings, SettingsError, load_settings
-from filelinks_api.db import migrate
+from filelinks_api.db import Database, migrate
+from filelinks_api.services import files, idempotency
+from filelinks_api.storage import LocalStorage
 
 DEFAULT_PORT = 12111
 
@@ -36,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _prepare(settings: Settings) -> None:
+def _prepare(settings: Settings, *, sweep: bool = False) -> None:
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         settings.files_dir.mkdir(parents=True, exist_ok=True)
@@ -49,6 +53,32 @@ def _prepare(settings: Settings) -> None:
     except Exception as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SettingsError(f"cannot migrate the database: {message}") from None
+    if sweep:
+        _sweep_orphans(settings)
+
+
+def _sweep_orphans(settings: Settings) -> None:
+    """Once per `serve`, before any worker starts: bytes a crash left without a row, and
+    idempotency keys past their 24 hours."""
+    storage = LocalStorage(settings.files_dir)
+    database = Database.connect(settings.resolved_database_url)
+    try:
+        with database.reader() as session:
+            swept = files.sweep_orphans(
+                session, storage, grace_seconds=settings.orphan_grace_seconds
+            )
+        with database.writer() as session:
+            idempotency.prune(session, SystemClock().now())
+    except OSError as exc:
+        raise SettingsError(f"cannot sweep {settings.files_dir}: {exc.strerror}") from None
+    finally:
+        database.dispose()
+    if swept.stored or swept.staged:
+        print(
+            f"filelinks-api: removed {swept.stored} stored file(s) without a row and"
+            f" {swept.staged} interrupted upload(s)",
+            file=sys.stderr,
+        )
 
 
 def _check_port(host: str, port: int) -> None:
@@ -75,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             if not 0 < args.port < 65536 or args.workers < 1:
                 raise SettingsError("--port must be 1-65535 and --workers at least 1")
             _check_port(args.host, args.port)
-        _prepare(settings)
+        _prepare(settings, sweep=args.command == "serve")
     except SettingsError as exc:
         print(f"filelinks-api: error: {exc}", file=sys.stderr)
         return 2
@@ -83,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         print("filelinks-api: database schema is up to date", file=sys.stderr)
         return 0
     return _serve(args)
+
+
+# Answers requests uvicorn cannot parse with Stripe's envelope (needs httptools, which
+# uvicorn[standard] brings; without it uvicorn's own h11 protocol and plain-text 400s remain).
+STRIPE_HTTP = "filelinks_api.wire.protocol:StripeHttpToolsProtocol"
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -100,6 +135,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         access_log=False,
         timeout_keep_alive=30,
+        http=STRIPE_HTTP if importlib.util.find_spec("httptools") else "auto",
     )
     return 0
 

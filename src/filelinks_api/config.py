@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=200 * MB, gt=0)
     # Upper bound of a non-upload request body (form-encoded or multipart without a file).
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    # A request body (upload included) must have fully arrived this long after the request
+    # began; slower clients get a 408 and their connection closed.
+    body_timeout_seconds: float = Field(default=30, gt=0)
+    # `serve` removes stored bytes without a row, and interrupted uploads, at start; only those
+    # older than this, because other replicas sharing the data dir may be mid-upload.
+    orphan_grace_seconds: float = Field(default=60, ge=0)
+    # The /_emulator/ test controls (clock, reset, generated files); off for shared deployments.
+    emulator_controls: bool = True
 
     @field_validator("api_keys", mode="before")
     @classmethod

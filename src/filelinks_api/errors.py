@@ -84,6 +84,19 @@ class PayloadTooLarge(StripeError):
     status = 413
 
 
+class RequestTimeout(StripeError):
+    """The request body did not arrive in time; the connection is closed after the answer."""
+
+    status = 408
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"The request body was not received within {seconds:g} seconds. Send the whole"
+            " request without pausing, or retry it.",
+            headers={"Connection": "close"},
+        )
+
+
 class IdempotencyError(StripeError):
     type = "idempotency_error"
 

@@ -104,3 +104,13 @@ idempotency_keys = Table(
     UniqueConstraint("account", "livemode", "key"),
     Index("ix_idempotency_keys_created", "created"),
 )
+
+# An account's test clock (emulator control): frozen at `frozen_at`, or real time + `offset_seconds`.
+account_clocks = Table(
+    "account_clocks",
+    metadata,
+    Column("account", String(160), primary_key=True),
+    Column("livemode", Boolean, primary_key=True),
+    Column("frozen_at", BigInteger, nullable=True),
+    Column("offset_seconds", BigInteger, nullable=False),
+)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, Table, and_, delete, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from filelinks_api.models import file_links, files, idempotency_keys
+from filelinks_api.models import account_clocks, file_links, files, idempotency_keys
 
 
 @dataclass(frozen=True)
@@ -232,3 +232,45 @@ def prune_idempotency_keys(session: Session, created_before: int) -> int:
         delete(idempotency_keys).where(idempotency_keys.c.created <= created_before)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- emulator controls ------------------------------------------------------------------------
+
+
+def all_account_clocks(session: Session) -> Sequence[Row[Any]]:
+    return session.execute(select(account_clocks)).all()
+
+
+def save_account_clock(session: Session, scope: Scope, frozen_at: int | None, offset: int) -> None:
+    delete_account_clock(session, scope)
+    session.execute(
+        insert(account_clocks).values(
+            account=scope.account,
+            livemode=scope.livemode,
+            frozen_at=frozen_at,
+            offset_seconds=offset,
+        )
+    )
+
+
+def delete_account_clock(session: Session, scope: Scope) -> None:
+    session.execute(delete(account_clocks).where(_scoped(account_clocks, scope)))
+
+
+def delete_scope_data(session: Session, scope: Scope) -> list[str]:
+    """Delete a scope's links, files and idempotency keys; returns the deleted file ids."""
+    file_ids = list(session.execute(select(files.c.id).where(_scoped(files, scope))).scalars())
+    session.execute(delete(file_links).where(_scoped(file_links, scope)))
+    session.execute(delete(files).where(_scoped(files, scope)))
+    session.execute(delete(idempotency_keys).where(_scoped(idempotency_keys, scope)))
+    return file_ids
+
+
+# --- maintenance at start (orphan sweep) --------------------------------------------------------
+# Not scoped to an account: `serve` asks which stored contents still have their row.
+
+
+def existing_file_ids(session: Session, file_ids: Sequence[str]) -> set[str]:
+    if not file_ids:
+        return set()
+    return set(session.execute(select(files.c.id).where(files.c.id.in_(file_ids))).scalars())

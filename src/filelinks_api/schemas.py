@@ -50,6 +50,18 @@ class CreateFileParams(StripeParams):
     file: Annotated[None, BeforeValidator(_not_a_file)] = None
 
 
+class EmulatorFileParams(CreateFileParams):
+    """`POST /_emulator/files`: any of the 21 purposes, the Stripe-generated ones included."""
+
+    purpose: Annotated[str, one_of(*ALL_PURPOSES)]
+
+
+class ClockParams(StripeParams):
+    frozen_at: Int | None = None
+    advance: Int | None = None
+    reset: Bool | None = None
+
+
 class ListFilesParams(ListParams):
     purpose: Annotated[str, one_of(*ALL_PURPOSES)] | None = None
 
@@ -72,7 +84,10 @@ def _update_expires_at(value: Any) -> int | Literal["now"] | None:
 class UpdateFileLinkParams(StripeParams):
     """Fields not sent stay unchanged: check `model_fields_set`."""
 
-    expires_at: Annotated[int | Literal["now"] | None, BeforeValidator(_update_expires_at)] = None
+    expires_at: Annotated[
+        int | Literal["now"] | None,
+        BeforeValidator(_update_expires_at, json_schema_input_type=int | Literal["now", ""]),
+    ] = None
     metadata: Metadata = None
     expand: Expand = []
 

@@ -33,6 +33,7 @@ class Server:
     data_dir: Path
     process: subprocess.Popen[bytes]
     log: Path
+    database_url: str
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -82,7 +83,13 @@ def start_server(
     ]
     with open(log, "wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    server = Server(url=f"http://127.0.0.1:{port}", data_dir=data_dir, process=process, log=log)
+    server = Server(
+        url=f"http://127.0.0.1:{port}",
+        data_dir=data_dir,
+        process=process,
+        log=log,
+        database_url=database_url or f"sqlite:///{data_dir / 'filelinks.db'}",
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -145,3 +152,20 @@ def http(server: Server, api_key: str) -> Iterator[httpx.Client]:
         base_url=server.url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30
     ) as plain:
         yield plain
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def two_workers(request, tmp_path_factory) -> Iterator[Server]:
+    base = tmp_path_factory.mktemp(f"workers-{request.param}")
+    schema = database_url = None
+    if request.param == "postgresql":
+        schema = f"filelinks_workers_{secrets.token_hex(4)}"
+        create_postgres_schema(schema)
+        database_url = postgres_schema_url(schema)
+    server = start_server(base / "data", database_url=database_url, workers=2)
+    try:
+        yield server
+    finally:
+        server.stop()
+        if schema:
+            drop_postgres_schema(schema)

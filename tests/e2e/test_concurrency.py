@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import socket
 import threading
 import time
@@ -10,35 +9,15 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import pytest
 import stripe
+from sqlalchemy import create_engine, select
 
+from filelinks_api.models import idempotency_keys
 from tests import samples
 from tests.conftest import (
-    BACKENDS,
-    create_postgres_schema,
-    drop_postgres_schema,
     new_key,
-    postgres_schema_url,
 )
-from tests.e2e.conftest import Server, start_server
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def two_workers(request, tmp_path_factory) -> Iterator[Server]:
-    base = tmp_path_factory.mktemp(f"workers-{request.param}")
-    schema = database_url = None
-    if request.param == "postgresql":
-        schema = f"filelinks_workers_{secrets.token_hex(4)}"
-        create_postgres_schema(schema)
-        database_url = postgres_schema_url(schema)
-    server = start_server(base / "data", database_url=database_url, workers=2)
-    try:
-        yield server
-    finally:
-        server.stop()
-        if schema:
-            drop_postgres_schema(schema)
+from tests.e2e.conftest import Server
 
 
 def auth(key: str) -> dict[str, str]:
@@ -141,25 +120,36 @@ def test_a_request_still_executing_makes_a_retry_wait_with_409(two_workers: Serv
         )
     )
     uploader.start()
+    same_key = {**auth(key), "Idempotency-Key": "in-flight"}
     try:
+        # Wait, without touching the key, until the slow upload holds it.
+        engine = create_engine(two_workers.database_url)
         deadline = time.monotonic() + 10
-        conflict = None
-        while time.monotonic() < deadline:
-            retry = httpx.post(
-                f"{two_workers.url}/v1/files",
-                files={"file": ("a.pdf", samples.pdf(), "application/octet-stream")},
-                data={"purpose": "dispute_evidence"},
-                headers={**auth(key), "Idempotency-Key": "in-flight"},
-                timeout=30,
-            )
-            if retry.status_code == 409:
-                conflict = retry
-                break
-            time.sleep(0.05)
+        claimed = False
+        while time.monotonic() < deadline and not claimed:
+            with engine.connect() as connection:
+                claimed = bool(
+                    connection.execute(
+                        select(idempotency_keys.c.seq).where(
+                            idempotency_keys.c.key == "in-flight",
+                            idempotency_keys.c.status.is_(None),
+                        )
+                    ).first()
+                )
+            time.sleep(0.02)
+        engine.dispose()
+        assert claimed
+        conflict = httpx.post(
+            f"{two_workers.url}/v1/files",
+            files={"file": ("a.pdf", samples.pdf(), "application/octet-stream")},
+            data={"purpose": "dispute_evidence"},
+            headers=same_key,
+            timeout=30,
+        )
     finally:
         release.set()
         uploader.join(timeout=30)
-    assert conflict is not None
+    assert conflict.status_code == 409
     assert conflict.json()["error"]["code"] == "idempotency_key_in_use"
     assert conflict.json()["error"]["type"] == "idempotency_error"
     first = results[0]

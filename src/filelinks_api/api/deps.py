@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from filelinks_api.config import Settings
 from filelinks_api.db import Database
 from filelinks_api.repository import Scope
+from filelinks_api.services.controls import ClockBook
 from filelinks_api.storage import LocalStorage
 from filelinks_api.wire.params import StripeParams, parse
 from filelinks_api.wire.request import Caller, authenticate, read_params
@@ -63,9 +64,17 @@ async def get_scope(caller: Annotated[Caller, Depends(get_caller)]) -> Scope:
     return Scope(caller.account, caller.livemode)
 
 
-async def get_now(request: Request) -> int:
-    now: int = request.app.state.clock.now()
-    return now
+async def get_clocks(request: Request) -> ClockBook:
+    clocks: ClockBook = request.app.state.clocks
+    return clocks
+
+
+async def get_now(
+    caller: Annotated[Caller, Depends(get_uploader)],
+    clocks: Annotated[ClockBook, Depends(get_clocks)],
+) -> int:
+    """The caller's time: real time, or its account's test clock."""
+    return clocks.now(Scope(caller.account, caller.livemode))
 
 
 async def get_base_url(request: Request) -> str:
@@ -98,6 +107,7 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 UploaderDep = Annotated[Caller, Depends(get_uploader)]
 ScopeDep = Annotated[Scope, Depends(get_scope)]
 NowDep = Annotated[int, Depends(get_now)]
+ClocksDep = Annotated[ClockBook, Depends(get_clocks)]
 BaseUrlDep = Annotated[str, Depends(get_base_url)]
 StorageDep = Annotated[LocalStorage, Depends(get_storage)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -69,11 +69,18 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
     return start, end
 
 
+def _download_name(file: Row[Any]) -> str:
+    # A file uploaded without a name is named after its id; a public link need not show it.
+    if not file.filename or file.filename == file.id:
+        return f"file.{file.type}" if file.type else "file"
+    return str(file.filename)
+
+
 def stream_file(request: Request, file: Row[Any], storage: Storage) -> Response:
     size = file.size
     headers = {
         "Content-Type": MIME_TYPES.get(file.type or "", "application/octet-stream"),
-        "Content-Disposition": content_disposition(file.filename or file.id),
+        "Content-Disposition": content_disposition(_download_name(file)),
         "Accept-Ranges": "bytes",
         "ETag": f'"{file.sha256}"',
         "X-Content-Type-Options": "nosniff",

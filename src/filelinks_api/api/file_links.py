@@ -20,6 +20,7 @@ from filelinks_api.schemas import (
 from filelinks_api.services import file_links
 from filelinks_api.services.file_links import LinkView
 from filelinks_api.wire.envelope import StripeJSON, list_envelope
+from filelinks_api.wire.openapi import form_body, query_parameters
 from filelinks_api.wire.params import RetrieveParams
 
 router = APIRouter()
@@ -31,7 +32,11 @@ def _content(view: LinkView, now: int, base_url: str) -> dict[str, Any]:
     )
 
 
-@router.post("/v1/file_links", response_model=FileLinkObject)
+@router.post(
+    "/v1/file_links",
+    response_model=FileLinkObject,
+    openapi_extra=form_body(CreateFileLinkParams),
+)
 async def create_file_link(
     params: Annotated[CreateFileLinkParams, Depends(params_of(CreateFileLinkParams))],
     scope: ScopeDep,
@@ -44,7 +49,11 @@ async def create_file_link(
     return respond(session, idem, _content(view, now, base_url))
 
 
-@router.get("/v1/file_links/{link_id}", response_model=FileLinkObject)
+@router.get(
+    "/v1/file_links/{link_id}",
+    response_model=FileLinkObject,
+    openapi_extra=query_parameters(RetrieveParams),
+)
 async def retrieve_file_link(
     link_id: str,
     params: Annotated[RetrieveParams, Depends(params_of(RetrieveParams))],
@@ -57,7 +66,11 @@ async def retrieve_file_link(
     return StripeJSON(_content(view, now, base_url))
 
 
-@router.post("/v1/file_links/{link_id}", response_model=FileLinkObject)
+@router.post(
+    "/v1/file_links/{link_id}",
+    response_model=FileLinkObject,
+    openapi_extra=form_body(UpdateFileLinkParams),
+)
 async def update_file_link(
     link_id: str,
     params: Annotated[UpdateFileLinkParams, Depends(params_of(UpdateFileLinkParams))],
@@ -71,7 +84,11 @@ async def update_file_link(
     return respond(session, idem, _content(view, now, base_url))
 
 
-@router.get("/v1/file_links", response_model=FileLinkList)
+@router.get(
+    "/v1/file_links",
+    response_model=FileLinkList,
+    openapi_extra=query_parameters(ListFileLinksParams),
+)
 async def list_file_links(
     params: Annotated[ListFileLinksParams, Depends(params_of(ListFileLinksParams))],
     scope: ScopeDep,

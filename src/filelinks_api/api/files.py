@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Request
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from filelinks_api.api.deps import (
@@ -18,7 +19,8 @@ from filelinks_api.api.deps import (
     params_of,
 )
 from filelinks_api.api.download import stream_file
-from filelinks_api.api.idempotency import IdempotencyDep, respond
+from filelinks_api.api.idempotency import Idempotency, IdempotencyDep, respond
+from filelinks_api.config import Settings
 from filelinks_api.errors import InvalidRequestError
 from filelinks_api.repository import Scope
 from filelinks_api.schemas import (
@@ -29,11 +31,12 @@ from filelinks_api.schemas import (
     render_file,
 )
 from filelinks_api.services import files
-from filelinks_api.storage import StagedFile
+from filelinks_api.storage import LocalStorage, StagedFile
 from filelinks_api.wire.envelope import StripeJSON, list_envelope
 from filelinks_api.wire.form import decode_query
+from filelinks_api.wire.openapi import FILE_BYTES, form_body, query_parameters
 from filelinks_api.wire.params import RetrieveParams, StripeParams, parse
-from filelinks_api.wire.request import INVALID_BODY, read_multipart
+from filelinks_api.wire.request import INVALID_BODY, Caller, read_multipart
 
 router = APIRouter()
 
@@ -42,7 +45,11 @@ class NoParams(StripeParams):
     pass
 
 
-@router.post("/v1/files", response_model=FileObject)
+@router.post(
+    "/v1/files",
+    response_model=FileObject,
+    openapi_extra=form_body(CreateFileParams, multipart=True, exclude=("file",)),
+)
 async def create_file(
     request: Request,
     caller: UploaderDep,
@@ -53,6 +60,23 @@ async def create_file(
     now: NowDep,
     base_url: BaseUrlDep,
 ) -> Response:
+    return await upload(
+        CreateFileParams, request, caller, session, idem, storage, settings, now, base_url
+    )
+
+
+async def upload(
+    model: type[CreateFileParams],
+    request: Request,
+    caller: Caller,
+    session: Session,
+    idem: Idempotency,
+    storage: LocalStorage,
+    settings: Settings,
+    now: int,
+    base_url: str,
+) -> Response:
+    """Stream the multipart body to staging, then check it, store it and answer."""
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         raise InvalidRequestError(INVALID_BODY)
     query = decode_query(request.scope.get("query_string", b""))
@@ -60,14 +84,14 @@ async def create_file(
         request,
         storage.stage,
         body_limit=settings.max_body_bytes,
-        file_limit=settings.max_upload_bytes,
+        file_limit=lambda fields: files.upload_limit(fields, settings.max_upload_bytes),
     )
     # storage.stage made the sink, so it is a StagedFile
     staged = cast(StagedFile, form.file.sink) if form.file else None
     view = None
     try:
         fields = {**query, **form.fields}
-        params = parse(CreateFileParams, fields)
+        params = parse(model, fields)
         idem.validated(fields, staged.sha256() if staged is not None else None)
         view = files.create(
             session,
@@ -90,7 +114,9 @@ async def create_file(
         raise
 
 
-@router.get("/v1/files/{file_id}", response_model=FileObject)
+@router.get(
+    "/v1/files/{file_id}", response_model=FileObject, openapi_extra=query_parameters(RetrieveParams)
+)
 async def retrieve_file(
     file_id: str,
     params: Annotated[RetrieveParams, Depends(params_of(RetrieveParams))],
@@ -103,7 +129,7 @@ async def retrieve_file(
     return StripeJSON(render_file(view.file, view.links, now=now, base_url=base_url))
 
 
-@router.get("/v1/files", response_model=FileList)
+@router.get("/v1/files", response_model=FileList, openapi_extra=query_parameters(ListFilesParams))
 async def list_files(
     params: Annotated[ListFilesParams, Depends(params_of(ListFilesParams))],
     scope: ScopeDep,
@@ -118,7 +144,8 @@ async def list_files(
     return StripeJSON(list_envelope(data, has_more=view.page.has_more, url="/v1/files"))
 
 
-@router.api_route("/v1/files/{file_id}/contents", methods=["GET", "HEAD"])
+@router.head("/v1/files/{file_id}/contents", include_in_schema=False)
+@router.get("/v1/files/{file_id}/contents", responses=FILE_BYTES)
 async def file_contents(
     file_id: str,
     request: Request,

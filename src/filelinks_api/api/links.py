@@ -6,21 +6,24 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from filelinks_api.api.deps import NowDep, SessionDep, StorageDep
+from filelinks_api.api.deps import ClocksDep, SessionDep, StorageDep
 from filelinks_api.api.download import stream_file
 from filelinks_api.errors import StripeError
 from filelinks_api.services import file_links
+from filelinks_api.wire.openapi import FILE_BYTES
 
 router = APIRouter()
 
 LINK_UNAVAILABLE = "This link does not exist or is no longer available."
 
 
-@router.api_route("/links/{token}", methods=["GET", "HEAD"])
+@router.head("/links/{token}", include_in_schema=False)
+@router.get("/links/{token}", responses=FILE_BYTES, openapi_extra={"security": []})
 async def public_link(
-    token: str, request: Request, session: SessionDep, storage: StorageDep, now: NowDep
+    token: str, request: Request, session: SessionDep, storage: StorageDep, clocks: ClocksDep
 ) -> Response:
-    file = file_links.public_file(session, token, now=now) if len(token) <= 128 else None
+    # No caller here: expiry follows the clock of the account that owns the link.
+    file = file_links.public_file(session, token, now=clocks.now) if len(token) <= 128 else None
     if file is None:
         raise StripeError(LINK_UNAVAILABLE, status=404)
     return stream_file(request, file, storage)

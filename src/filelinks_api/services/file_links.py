@@ -11,7 +11,7 @@ what went wrong and name the parameter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,13 +171,19 @@ def list_links(
     return LinkListView(page=page, files=files, file_links=links)
 
 
-def public_file(session: Session, token: str, *, now: int) -> Row[Any] | None:
-    """The file behind a public link token, or None once the link (or its file) has expired."""
+def public_file(session: Session, token: str, *, now: Callable[[Scope], int]) -> Row[Any] | None:
+    """The file behind a public link token, or None once the link (or its file) has expired.
+
+    `now` gives the time of the account owning the link (its test clock may be moved)."""
     link = repository.get_file_link_by_token(session, token)
-    if link is None or (link.expires_at is not None and link.expires_at <= now):
+    if link is None:
         return None
-    file = repository.get_file(session, Scope(link.account, link.livemode), link.file)
-    if file is None or (file.expires_at is not None and file.expires_at <= now):
+    scope = Scope(link.account, link.livemode)
+    time_there = now(scope)
+    if link.expires_at is not None and link.expires_at <= time_there:
+        return None
+    file = repository.get_file(session, scope, link.file)
+    if file is None or (file.expires_at is not None and file.expires_at <= time_there):
         return None
     return file
 

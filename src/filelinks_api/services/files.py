@@ -80,7 +80,8 @@ def create(
     filename = sanitize_filename(filename)
     staged.finish()  # zip-based types are told apart by reading the staged file back
     kind = detect_type(staged.head, filename, staged.path)
-    if kind not in purpose.types:
+    # Files Stripe generates (emulator control) have no upload rules: any type goes.
+    if purpose.uploadable and kind not in purpose.types:
         raise InvalidRequestError(
             f"The file you uploaded is of type '{kind or 'unknown'}', which purpose"
             f" '{purpose.name}' does not accept. Accepted types: {', '.join(purpose.types)}.",
@@ -123,6 +124,18 @@ def create(
         )
     session.flush()
     return _view(session, scope, file)
+
+
+def upload_limit(fields: Mapping[str, str], cap: int) -> int:
+    """The most bytes a file part may stream to disk, given the fields sent before it.
+
+    SDKs send `purpose` before `file`, so its size limit stops an oversized upload while it
+    streams; when the file comes first, the global cap applies and `create` checks afterwards.
+    """
+    purpose = PURPOSES.get(fields.get("purpose", ""))
+    if purpose is None or purpose.max_size is None:
+        return cap
+    return min(cap, purpose.max_size)
 
 
 def retrieve(session: Session, scope: Scope, file_id: str, expand: list[str]) -> FileView:
@@ -182,6 +195,45 @@ def _get(session: Session, scope: Scope, file_id: str) -> Row[Any]:
 def _view(session: Session, scope: Scope, file: Row[Any]) -> FileView:
     pages = repository.links_for_files(session, scope, [file.id], file_links.EMBEDDED_LINKS)
     return FileView(file=file, links=pages[file.id])
+
+
+# --- orphans ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sweep:
+    stored: int  # contents without a row: moved into place, then the row never committed
+    staged: int  # uploads interrupted while their bytes arrived
+
+
+SWEEP_BATCH = 500
+
+
+def sweep_orphans(session: Session, storage: Storage, *, grace_seconds: float) -> Sweep:
+    """Remove contents no row refers to, and interrupted uploads; run by `serve` at start.
+
+    Only those older than `grace_seconds`: another replica sharing the data dir may have just
+    moved an upload's bytes into place and be about to commit its row. A row without bytes
+    cannot be repaired, so rows are never touched here.
+    """
+    staged = storage.sweep_staged(older_than=grace_seconds)
+    stored = 0
+    batch: list[str] = []
+
+    def flush() -> int:
+        known = repository.existing_file_ids(session, batch)
+        orphans = [file_id for file_id in batch if file_id not in known]
+        for file_id in orphans:
+            storage.delete(file_id)
+        batch.clear()
+        return len(orphans)
+
+    for file_id in storage.stored_ids(older_than=grace_seconds):
+        batch.append(file_id)
+        if len(batch) >= SWEEP_BATCH:
+            stored += flush()
+    stored += flush()
+    return Sweep(stored=stored, staged=staged)
 
 
 # --- filenames and types ----------------------------------------------------------------------

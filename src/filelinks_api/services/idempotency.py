@@ -62,6 +62,11 @@ def digest(params: Mapping[str, Any], file_sha256: str | None = None) -> str:
 
 
 def check_key(key: str) -> None:
+    if not key.isprintable():
+        raise InvalidRequestError(
+            "Idempotency keys may not contain control characters. Use a key of printable"
+            " characters (a UUID is a good choice)."
+        )
     if len(key) > MAX_KEY_LENGTH:
         raise InvalidRequestError(
             f"Idempotency keys can be at most {MAX_KEY_LENGTH} characters long, but the one you"

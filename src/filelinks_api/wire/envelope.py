@@ -1,12 +1,14 @@
 """Stripe's envelopes and headers: JSON bodies, error and list envelopes, Request-Id, CORS.
 
 Every response leaves through `StripeMiddleware`, which stamps the headers Stripe sends,
-writes one log line, and turns an unexpected exception into a 500 `api_error` envelope.
+writes one log line, turns an unexpected exception into a 500 `api_error` envelope, and ends
+a request whose body arrives too slowly (uvicorn has no body read timeout) with a 408.
 FastAPI's own failures (unknown route, wrong method, validation) are rendered here too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -19,15 +21,22 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from filelinks_api.errors import ApiError, InvalidRequestError, RouteNotFound, StripeError
+from filelinks_api.errors import (
+    ApiError,
+    InvalidRequestError,
+    RequestTimeout,
+    RouteNotFound,
+    StripeError,
+)
 from filelinks_api.ids import request_id
 
 access_log = logging.getLogger("filelinks_api.access")
 error_log = logging.getLogger("filelinks_api.error")
 
 DEFAULT_STRIPE_VERSION = "2026-06-24.dahlia"
+DEFAULT_BODY_TIMEOUT = 30.0
 
-_CORS_HEADERS: list[tuple[bytes, bytes]] = [
+CORS_HEADERS: list[tuple[bytes, bytes]] = [
     (b"access-control-allow-credentials", b"true"),
     (b"access-control-allow-methods", b"GET, HEAD, PUT, PATCH, POST, DELETE"),
     (b"access-control-allow-origin", b"*"),
@@ -85,21 +94,27 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return error_response(InvalidRequestError("Invalid request parameters."))
 
 
-def install_handlers(app: FastAPI) -> None:
+def install_handlers(app: FastAPI, *, body_timeout: float | None = None) -> None:
+    """`body_timeout` defaults to the app's `settings.body_timeout_seconds` when it has any."""
+    if body_timeout is None:
+        settings = getattr(app.state, "settings", None)
+        body_timeout = getattr(settings, "body_timeout_seconds", DEFAULT_BODY_TIMEOUT)
     app.add_exception_handler(StripeError, _stripe_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_middleware(StripeMiddleware)
+    app.add_middleware(StripeMiddleware, body_timeout=body_timeout)
 
 
 # --- the middleware every response passes through -----------------------------------------
 
 
 class StripeMiddleware:
-    """Pure ASGI (no BaseHTTPMiddleware): headers, one log line, and the last-resort 500."""
+    """Pure ASGI (no BaseHTTPMiddleware): headers, one log line, the body deadline, and the
+    last-resort 500."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, body_timeout: float = DEFAULT_BODY_TIMEOUT) -> None:
         self.app = app
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -116,8 +131,24 @@ class StripeMiddleware:
                 version = value
             elif name == b"access-control-request-headers":
                 preflight_headers = value
-        extra = [(b"request-id", rid.encode()), (b"stripe-version", version), *_CORS_HEADERS]
+        extra = [(b"request-id", rid.encode()), (b"stripe-version", version), *CORS_HEADERS]
         status = 0
+        # The whole body must have arrived by then. A pause per read would not do: a client
+        # sending one byte a second never pauses long, and holds its upload open for ever.
+        deadline = asyncio.get_running_loop().time() + self.body_timeout
+        body_done = False
+
+        async def receive_in_time() -> Message:
+            nonlocal body_done
+            if body_done or status:  # what is left is waiting for a disconnect: no deadline
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise RequestTimeout(self.body_timeout) from None
+            body_done = message["type"] != "http.request" or not message.get("more_body")
+            return message
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -136,7 +167,7 @@ class StripeMiddleware:
                     extra.append((b"access-control-allow-headers", preflight_headers))
                 await Response(status_code=200)(scope, receive, send_with_headers)
             else:
-                await self.app(scope, receive, send_with_headers)
+                await self.app(scope, receive_in_time, send_with_headers)
         except ClientDisconnect:
             status = status or 499
         except Exception:

@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
+from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from filelinks_api.errors import InvalidRequestError, StripeError
 from filelinks_api.wire.form import IndexedList
@@ -84,7 +92,8 @@ def one_of(*choices: str) -> BeforeValidator:
             raise param_error("invalid_enum", choices=choices)
         return text
 
-    return BeforeValidator(check)
+    # The document lists the choices; validation stays ours, for Stripe's message.
+    return BeforeValidator(check, json_schema_input_type=Literal[choices])
 
 
 Int = Annotated[int, BeforeValidator(to_int)]
@@ -157,7 +166,10 @@ def too_many_metadata_keys(count: int) -> str:
     )
 
 
-Metadata = Annotated[dict[str, str] | None, BeforeValidator(check_metadata)]
+Metadata = Annotated[
+    dict[str, str] | None,
+    BeforeValidator(check_metadata, json_schema_input_type=dict[str, str] | Literal[""]),
+]
 
 
 RANGE_KEYS = ("gt", "gte", "lt", "lte")
@@ -178,11 +190,20 @@ def _int_or_range(value: Any) -> int | dict[str, int]:
     return bounds
 
 
-CreatedFilter = Annotated[int | dict[str, int], BeforeValidator(_int_or_range)]
+class _Range(TypedDict, total=False):
+    gt: int
+    gte: int
+    lt: int
+    lte: int
+
+
+CreatedFilter = Annotated[
+    int | dict[str, int], BeforeValidator(_int_or_range, json_schema_input_type=int | _Range)
+]
 
 
 class ListParams(StripeParams):
-    limit: Int = 10
+    limit: Int = Field(10, json_schema_extra={"minimum": 1, "maximum": 100})
     starting_after: Str | None = None
     ending_before: Str | None = None
     expand: Expand = []

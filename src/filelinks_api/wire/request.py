@@ -10,7 +10,7 @@ import base64
 import binascii
 import hmac
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -191,6 +191,7 @@ class FileSink(Protocol):
 class FilePart:
     filename: str | None
     sink: FileSink
+    limit: int
     size: int = 0
 
 
@@ -202,18 +203,23 @@ class MultipartForm:
 
 MAX_FIELD_BYTES = 64 * 1024
 
+# The most bytes the file part may have, given the fields that came before it.
+FileLimit = int | Callable[[Mapping[str, str]], int]
+
 
 async def read_multipart(
     request: Request,
     open_sink: Callable[[], FileSink] | None,
     *,
     body_limit: int,
-    file_limit: int,
+    file_limit: FileLimit,
 ) -> MultipartForm:
     """Stream a multipart body: fields into memory (bounded), the `file` part into a sink.
 
-    `file_limit` bounds the file part, `body_limit` everything else. On any failure the sink
-    is discarded, so a refused or broken upload leaves nothing behind.
+    `file_limit` bounds the file part, `body_limit` everything else. A callable `file_limit`
+    is asked when the file part begins, with the fields sent so far (SDKs send `purpose`
+    first), so a per-purpose limit stops an upload before more than that reaches the sink.
+    On any failure the sink is discarded, so a refused or broken upload leaves nothing behind.
     """
     _, options = parse_options_header(request.headers.get("content-type"))
     boundary = options.get(b"boundary")
@@ -266,7 +272,8 @@ async def read_multipart(
                     "Received more than one file for parameter: file. Send exactly one.",
                     param="file",
                 )
-            upload = FilePart(filename=_text(filename), sink=open_sink())
+            limit = file_limit(dict(pairs)) if callable(file_limit) else file_limit
+            upload = FilePart(filename=_text(filename), sink=open_sink(), limit=limit)
             state.file = upload
         elif len(pairs) >= MAX_PARAMS:
             raise InvalidRequestError(
@@ -276,8 +283,8 @@ async def read_multipart(
     def on_part_data(data: bytes, start: int, end: int) -> None:
         if state.file is not None:
             state.file.size += end - start
-            if state.file.size > file_limit:
-                raise body_too_large_file(file_limit)
+            if state.file.size > state.file.limit:
+                raise body_too_large_file(state.file.limit)
             state.file.sink.write(data[start:end])
         else:
             count(end - start)

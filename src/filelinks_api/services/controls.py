@@ -1,0 +1,146 @@
+"""Emulator controls: a test clock per account, a data reset, Stripe-generated files.
+
+Not Stripe's API: these live under `/_emulator/` so test suites can watch links expire
+without sleeping and start from a clean slate. Everything acts on the caller's scope only
+(account, connected account, mode), so parallel suites with different keys never meet.
+
+The clock of an account is either frozen at a timestamp or real time plus an offset. It is
+stored in the database; each process keeps a copy and reloads it when the `clocks.epoch`
+file in the data dir changes (one `stat` per request), so every worker and replica sharing
+the data dir sees a change at once without a query per request.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from filelinks_api import repository
+from filelinks_api.clock import Clock
+from filelinks_api.errors import InvalidRequestError
+from filelinks_api.repository import Scope
+from filelinks_api.storage import Storage
+
+
+@dataclass(frozen=True)
+class AccountClock:
+    frozen_at: int | None
+    offset: int
+
+
+class ClockBook:
+    """The time as each account sees it."""
+
+    def __init__(
+        self, base: Clock, epoch_file: Path, load: Callable[[], dict[Scope, AccountClock]]
+    ):
+        self.base = base
+        self.epoch_file = epoch_file
+        self._load = load
+        self._clocks: dict[Scope, AccountClock] = {}
+        self._epoch: tuple[int, int] | None = None
+
+    def _epoch_now(self) -> tuple[int, int]:
+        try:
+            stat = os.stat(self.epoch_file)
+        except FileNotFoundError:
+            return (0, 0)
+        return (stat.st_ino, stat.st_mtime_ns)
+
+    def _refresh(self) -> None:
+        epoch = self._epoch_now()
+        if epoch != self._epoch:
+            self._clocks = self._load() if epoch != (0, 0) else {}
+            self._epoch = epoch
+
+    def now(self, scope: Scope) -> int:
+        self._refresh()
+        clock = self._clocks.get(scope)
+        if clock is None:
+            return self.base.now()
+        if clock.frozen_at is not None:
+            return clock.frozen_at
+        return self.base.now() + clock.offset
+
+    def state(self, scope: Scope) -> dict[str, Any]:
+        now = self.now(scope)
+        clock = self._clocks.get(scope)
+        return {
+            "now": now,
+            "frozen": clock is not None and clock.frozen_at is not None,
+            "offset": now - self.base.now(),
+        }
+
+    def changed(self, scope: Scope, clock: AccountClock | None) -> None:
+        """After a committed change: update our copy and tell the other processes."""
+        temporary = self.epoch_file.with_name(f".{self.epoch_file.name}.{secrets.token_hex(4)}")
+        temporary.write_text(secrets.token_hex(8))
+        os.replace(temporary, self.epoch_file)
+        if clock is None:
+            self._clocks.pop(scope, None)
+        else:
+            self._clocks[scope] = clock
+        self._epoch = self._epoch_now()
+
+
+def load_clocks(session: Session) -> dict[Scope, AccountClock]:
+    return {
+        Scope(row.account, row.livemode): AccountClock(row.frozen_at, row.offset_seconds)
+        for row in repository.all_account_clocks(session)
+    }
+
+
+def set_clock(
+    session: Session,
+    book: ClockBook,
+    scope: Scope,
+    *,
+    frozen_at: int | None,
+    advance: int | None,
+    reset: bool,
+) -> AccountClock | None:
+    """Apply one change; the caller commits and then calls `book.changed`."""
+    given = sum(x is not None for x in (frozen_at, advance)) + int(reset)
+    if given != 1:
+        raise InvalidRequestError(
+            "Send exactly one of frozen_at (a timestamp to freeze the clock at), advance"
+            " (seconds to move it forward) or reset=true (back to real time)."
+        )
+    if reset:
+        repository.delete_account_clock(session, scope)
+        return None
+    real_now = book.base.now()
+    current = book.now(scope)
+    frozen = book.state(scope)["frozen"]
+    if frozen_at is not None:
+        if frozen_at < 0:
+            raise InvalidRequestError("frozen_at must be a Unix timestamp.", param="frozen_at")
+        clock = AccountClock(frozen_at=frozen_at, offset=frozen_at - real_now)
+    else:
+        assert advance is not None
+        if advance < 0:
+            raise InvalidRequestError(
+                "The clock only moves forward: advance must be zero or more seconds.",
+                param="advance",
+            )
+        target = current + advance
+        clock = AccountClock(frozen_at=target if frozen else None, offset=target - real_now)
+    repository.save_account_clock(session, scope, clock.frozen_at, clock.offset)
+    return clock
+
+
+def reset_data(session: Session, scope: Scope) -> list[str]:
+    """Delete the scope's links, files and idempotency keys; returns the file ids whose bytes
+    the caller removes once this commits."""
+    return repository.delete_scope_data(session, scope)
+
+
+def remove_bytes(storage: Storage, file_ids: list[str]) -> None:
+    for file_id in file_ids:
+        storage.delete(file_id)
