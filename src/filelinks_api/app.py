@@ -66,7 +66,7 @@ def create_app(
             return controls.load_clocks(session)
 
     app.state.clocks = ClockBook(app.state.clock, settings.data_dir / "clocks.epoch", load_clocks)
-    install_handlers(app)
+    install_handlers(app, body_timeout=settings.body_timeout_seconds)
     app.add_exception_handler(Replay, _replay)
     app.add_exception_handler(OperationalError, _database_busy)
     for module in (files, file_links, links, health):

@@ -94,11 +94,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return error_response(InvalidRequestError("Invalid request parameters."))
 
 
-def install_handlers(app: FastAPI, *, body_timeout: float | None = None) -> None:
-    """`body_timeout` defaults to the app's `settings.body_timeout_seconds` when it has any."""
-    if body_timeout is None:
-        settings = getattr(app.state, "settings", None)
-        body_timeout = getattr(settings, "body_timeout_seconds", DEFAULT_BODY_TIMEOUT)
+def install_handlers(app: FastAPI, *, body_timeout: float = DEFAULT_BODY_TIMEOUT) -> None:
     app.add_exception_handler(StripeError, _stripe_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
