@@ -22,8 +22,9 @@ from filelinks_api import ids, repository
 from filelinks_api.errors import InvalidRequestError, ResourceMissing
 from filelinks_api.models import file_links
 from filelinks_api.purposes import LINKABLE_PURPOSES
-from filelinks_api.repository import CursorNotFound, Page, Scope
+from filelinks_api.repository import Page, Scope
 from filelinks_api.schemas import CreateFileLinkParams, ListFileLinksParams, UpdateFileLinkParams
+from filelinks_api.services.pager import list_page
 from filelinks_api.wire.params import expansions, too_many_metadata_keys
 
 EXPANDABLE: Mapping[str, Any] = {"file": {"links": {}}}
@@ -149,20 +150,7 @@ def list_links(
     ]
     if params.file is not None:
         conditions.append(file_links.c.file == params.file)
-    try:
-        page = repository.page(
-            session,
-            file_links,
-            scope,
-            conditions,
-            limit=params.limit,
-            starting_after=params.starting_after,
-            ending_before=params.ending_before,
-        )
-    except CursorNotFound as missing:
-        raise ResourceMissing.for_object(
-            "file_link", missing.object_id, param=missing.param
-        ) from None
+    page = list_page(session, file_links, scope, conditions, params, kind="file_link")
     files: dict[str, Row[Any]] = {}
     links: dict[str, Page] = {}
     if "file" in expand:

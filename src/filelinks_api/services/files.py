@@ -24,9 +24,10 @@ from filelinks_api import ids, repository
 from filelinks_api.errors import AuthenticationError, InvalidRequestError, ResourceMissing
 from filelinks_api.models import files
 from filelinks_api.purposes import LINK_ON_UPLOAD_PURPOSES, PURPOSES, expires_at
-from filelinks_api.repository import CursorNotFound, Page, Scope
+from filelinks_api.repository import Page, Scope
 from filelinks_api.schemas import CreateFileParams, ListFilesParams
 from filelinks_api.services import file_links
+from filelinks_api.services.pager import list_page
 from filelinks_api.storage import StagedFile, Storage
 from filelinks_api.wire.params import expansions
 from filelinks_api.wire.request import PUBLISHABLE_KEY
@@ -154,18 +155,7 @@ def list_files(session: Session, scope: Scope, params: ListFilesParams) -> FileL
     conditions = repository.created_filter(files, params.created)
     if params.purpose is not None:
         conditions.append(files.c.purpose == params.purpose)
-    try:
-        page = repository.page(
-            session,
-            files,
-            scope,
-            conditions,
-            limit=params.limit,
-            starting_after=params.starting_after,
-            ending_before=params.ending_before,
-        )
-    except CursorNotFound as missing:
-        raise ResourceMissing.for_object("file", missing.object_id, param=missing.param) from None
+    page = list_page(session, files, scope, conditions, params, kind="file")
     links = repository.links_for_files(
         session, scope, [row.id for row in page.rows], file_links.EMBEDDED_LINKS
     )

@@ -1,0 +1,37 @@
+"""Stripe's list rule shared by both resources: a cursor naming no object of the caller's
+is `resource_missing` on that cursor's parameter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.orm import Session
+
+from filelinks_api import repository
+from filelinks_api.errors import ResourceMissing
+from filelinks_api.repository import CursorNotFound, Page, Scope
+from filelinks_api.wire.params import ListParams
+
+
+def list_page(
+    session: Session,
+    table: Table,
+    scope: Scope,
+    conditions: list[Any],
+    params: ListParams,
+    *,
+    kind: str,
+) -> Page:
+    try:
+        return repository.page(
+            session,
+            table,
+            scope,
+            conditions,
+            limit=params.limit,
+            starting_after=params.starting_after,
+            ending_before=params.ending_before,
+        )
+    except CursorNotFound as missing:
+        raise ResourceMissing.for_object(kind, missing.object_id, param=missing.param) from None
