@@ -1,0 +1,477 @@
+"""Shared pieces of the benchmarks: servers, PostgreSQL schemas, RSS, wrk, sample files.
+
+Everything here starts processes in their own session and stops them by that session's
+process group id, so a benchmark never leaves a server behind, and it drops every
+PostgreSQL schema it creates (also on Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+BENCH_DIR = Path(__file__).resolve().parent
+LUA_DIR = BENCH_DIR / "lua"
+PYTHON = sys.executable
+KEY = "sk_test_bench_" + "a" * 16
+PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+MB = 1_000_000
+
+
+def _stop(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds, so servers stop and schemas are dropped
+
+
+# A benchmark stopped with SIGTERM, or with Ctrl-C after being started in the background
+# (where the shell ignores SIGINT for it), still cleans up after itself.
+signal.signal(signal.SIGTERM, _stop)
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+# --- sample files ---------------------------------------------------------------------------
+
+
+def pdf(size: int) -> bytes:
+    """A small valid PDF padded with a comment line to `size` bytes (as tests/samples.pdf)."""
+    stream = b"BT /F1 12 Tf 72 720 Td (bench) Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+
+    def build(pad: int) -> bytes:
+        out = io.BytesIO()
+        out.write(b"%PDF-1.4\n")
+        offsets = []
+        for number, body in enumerate(objects, start=1):
+            offsets.append(out.tell())
+            out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+        if pad:
+            out.write(b"%" + b"x" * pad + b"\n")
+        xref = out.tell()
+        out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+        for offset in offsets:
+            out.write(b"%010d 00000 n \n" % offset)
+        out.write(
+            b"trailer << /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+            % (len(objects) + 1, xref)
+        )
+        return out.getvalue()
+
+    base = len(build(0))
+    pad = max(0, size - base - 2)
+    data = build(pad)
+    # the xref offset's digit count can move the length by a byte or two
+    return build(max(0, pad - (len(data) - size)))
+
+
+def apk(size: int) -> bytes:
+    """A real zip holding AndroidManifest.xml (what the service sniffs as an APK), padded to
+    `size` bytes with a stored (uncompressed) random entry, as tests/samples.apk() but big."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("AndroidManifest.xml", "<manifest/>")
+        archive.writestr("classes.dex", "dex\n035\x00")
+        overhead = len(buffer.getvalue()) + 200
+        archive.writestr(
+            "assets/padding.bin",
+            os.urandom(max(0, size - overhead)),
+            compress_type=zipfile.ZIP_STORED,
+        )
+    return buffer.getvalue()
+
+
+def multipart(
+    fields: dict[str, str], filename: str, content: bytes, mime: str
+) -> tuple[bytes, str]:
+    """A multipart/form-data body and its boundary."""
+    boundary = "benchboundary" + secrets.token_hex(8)
+    parts = []
+    for name, value in fields.items():
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        )
+    parts.append(
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file";'
+            f' filename="{filename}"\r\nContent-Type: {mime}\r\n\r\n'
+        ).encode()
+        + content
+        + b"\r\n"
+    )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), boundary
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fp:
+                stat = fp.read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        tree.setdefault(ppid, []).append(int(entry))
+    return tree
+
+
+def descendants(pid: int) -> list[int]:
+    tree = _children()
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        for child in tree.get(current, []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fp:
+            return fp.read().replace(b"\x00", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def status_kb(pid: int, field_name: str) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as fp:
+            for line in fp:
+                if line.startswith(field_name + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+@dataclass
+class Server:
+    """A server process started in its own session; `workers()` are the uvicorn workers."""
+
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    worker_count: int
+    _sampler: threading.Thread | None = field(default=None, repr=False)
+    _sampling: threading.Event = field(default_factory=threading.Event, repr=False)
+    _sampled_peak_kb: int = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def workers(self) -> list[int]:
+        """With --workers 1 uvicorn serves in the process itself; with more, in spawned
+        children (the supervisor and multiprocessing's resource tracker serve nothing)."""
+        if self.worker_count == 1:
+            return [self.process.pid]
+        return [
+            pid for pid in descendants(self.process.pid) if "multiprocessing.spawn" in cmdline(pid)
+        ]
+
+    def rss_kb(self) -> int:
+        return sum(status_kb(pid, "VmRSS") for pid in self.workers())
+
+    def hwm_kb(self) -> int:
+        return sum(status_kb(pid, "VmHWM") for pid in self.workers())
+
+    def reset_peak(self) -> None:
+        """Reset VmHWM to the current RSS (Linux clear_refs 5); also sample VmRSS meanwhile,
+        since the sum of per-process peaks can exceed the peak of the sum."""
+        for pid in self.workers():
+            try:
+                with open(f"/proc/{pid}/clear_refs", "w") as fp:
+                    fp.write("5")
+            except OSError:
+                pass
+        self.stop_sampling()
+        self._sampled_peak_kb = self.rss_kb()
+        self._sampling.clear()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+
+    def _sample(self) -> None:
+        pids = self.workers()
+        while not self._sampling.wait(0.05):
+            total = sum(status_kb(pid, "VmRSS") for pid in pids)
+            self._sampled_peak_kb = max(self._sampled_peak_kb, total)
+
+    def stop_sampling(self) -> None:
+        if self._sampler is not None:
+            self._sampling.set()
+            self._sampler.join()
+            self._sampler = None
+
+    def peak_kb(self) -> int:
+        """Peak since reset_peak(): the sum of the workers' VmHWM (an upper bound)."""
+        self.stop_sampling()
+        return max(self.hwm_kb(), self._sampled_peak_kb)
+
+    def stop(self) -> None:
+        self.stop_sampling()
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        # leftover children of the group (a worker that outlived the supervisor)
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.log_path.unlink(missing_ok=True)
+
+
+def _wait_ready(server: Server, path: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(
+                f"{server.name} exited with {server.process.returncode}:\n"
+                + server.log_path.read_text()[-3000:]
+            )
+        try:
+            if httpx.get(server.base_url + path, timeout=2).status_code < 500:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    else:
+        raise RuntimeError(f"{server.name} did not become ready in {timeout}s")
+    # every worker up (with several, the first to answer is not necessarily the last)
+    while server.worker_count > 1 and len(server.workers()) < server.worker_count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{server.name}: workers did not all start")
+        time.sleep(0.1)
+    time.sleep(0.5 if server.worker_count > 1 else 0.1)
+
+
+def start_process(
+    name: str, argv: list[str], env: dict[str, str], workers: int, port: int, ready_path: str
+) -> Server:
+    log = Path(tempfile.mkstemp(prefix=f"bench-{name}-", suffix=".log")[1])
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            argv,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    server = Server(name=name, port=port, process=process, log_path=log, worker_count=workers)
+    try:
+        _wait_ready(server, ready_path)
+    except BaseException:
+        tail = log.read_text(errors="replace")[-3000:]
+        server.stop()
+        print(f"{name} log (last lines):\n{tail}", file=sys.stderr)
+        raise
+    return server
+
+
+def start_service(data_dir: Path, database_url: str | None, workers: int) -> Server:
+    port = free_port()
+    env = {"FILELINKS_DATA_DIR": str(data_dir)}
+    if database_url:
+        env["FILELINKS_DATABASE_URL"] = database_url
+    argv = [PYTHON, "-m", "filelinks_api", "serve", "--port", str(port)]
+    argv += ["--workers", str(workers), "--log-level", "warning"]
+    return start_process("service", argv, env, workers, port, "/healthz")
+
+
+def start_floor(workers: int, kind: str = "dict") -> Server:
+    port = free_port()
+    argv = [PYTHON, str(BENCH_DIR / "floor_app.py"), "--port", str(port)]
+    argv += ["--workers", str(workers), "--kind", kind]
+    return start_process("floor", argv, {}, workers, port, "/v1/file_links/link_ready")
+
+
+@contextmanager
+def running(server: Server) -> Iterator[Server]:
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# --- databases ------------------------------------------------------------------------------
+
+
+@contextmanager
+def postgres_schema(prefix: str = "bench") -> Iterator[str]:
+    """A fresh schema; yields the service URL confined to it by search_path; drops it after."""
+    from sqlalchemy import create_engine, text
+
+    schema = f"{prefix}_{secrets.token_hex(4)}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@contextmanager
+def temp_dir(prefix: str) -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextmanager
+def database(db: str, data_dir: Path) -> Iterator[str | None]:
+    """None for SQLite in the data dir (the service's default), a URL for PostgreSQL."""
+    if db == "sqlite":
+        yield None
+    elif db == "postgres":
+        with postgres_schema() as url:
+            yield url
+    else:
+        raise ValueError(f"unknown database {db!r}")
+
+
+# --- wrk ------------------------------------------------------------------------------------
+
+
+@dataclass
+class WrkResult:
+    requests: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    non_2xx: int
+    raw: dict[str, Any]
+
+
+def wrk(
+    base_url: str,
+    scenario: str,
+    *,
+    connections: int,
+    duration: float,
+    env: dict[str, str] | None = None,
+    threads: int = 1,
+    timeout: str = "30s",
+) -> WrkResult:
+    """Run wrk with lua/common.lua + lua/<scenario>.lua; the done() hook prints JSON."""
+    script = (LUA_DIR / "common.lua").read_text() + "\n" + (LUA_DIR / f"{scenario}.lua").read_text()
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="bench-") as fp:
+        fp.write(script)
+        fp.flush()
+        argv = ["wrk", "-t", str(min(threads, connections)), "-c", str(connections)]
+        argv += ["-d", f"{max(1, round(duration))}s", "--timeout", timeout, "--latency"]
+        argv += ["-s", fp.name, base_url]
+        completed = subprocess.run(
+            argv,
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=duration + 120,
+        )
+    line = next((ln for ln in completed.stdout.splitlines() if ln.startswith("BENCHJSON ")), None)
+    if completed.returncode != 0 or line is None:
+        raise RuntimeError(
+            f"wrk failed ({completed.returncode}):\n{completed.stdout}\n{completed.stderr}"
+        )
+    raw = json.loads(line.removeprefix("BENCHJSON "))
+    seconds = raw["duration_us"] / 1e6
+    errors = raw["connect"] + raw["read"] + raw["write"] + raw["timeout"]
+    return WrkResult(
+        requests=raw["requests"],
+        seconds=seconds,
+        rps=raw["requests"] / seconds if seconds else 0.0,
+        p50_ms=raw["p50_us"] / 1000,
+        p99_ms=raw["p99_us"] / 1000,
+        errors=errors,
+        non_2xx=raw["status"],
+        raw=raw,
+    )
+
+
+# --- seeding through the HTTP API -----------------------------------------------------------
+
+
+def client(base_url: str, key: str = KEY) -> httpx.Client:
+    return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=120)
+
+
+def upload(http: httpx.Client, purpose: str, filename: str, content: bytes) -> dict[str, Any]:
+    body, boundary = multipart({"purpose": purpose}, filename, content, "application/octet-stream")
+    response = http.post(
+        "/v1/files",
+        content=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def create_link(http: httpx.Client, file_id: str, **extra: str) -> dict[str, Any]:
+    response = http.post("/v1/file_links", data={"file": file_id, **extra})
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def machine() -> dict[str, str]:
+    model = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": model,
+        "python": sys.version.split()[0],
+        "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }

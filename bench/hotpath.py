@@ -1,0 +1,166 @@
+"""Microseconds per call of the pieces of a retrieve, and of cheaper ways to do them.
+
+    python bench/hotpath.py [--db sqlite|postgres] [--calls 5000]
+
+In-process, one thread, on a bulk-seeded database (10,000 links): what the service does now
+for the database part of GET /v1/file_links/{id} (a session from `Database.reader`,
+`services.file_links.retrieve`), then the same row fetched with less machinery each step, so
+the report can say what each layer costs. Also the per-request helpers that showed up in the
+profile (request ids, the key's account).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import secrets
+import sqlite3
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import common
+import seed_bulk
+from sqlalchemy import bindparam, create_engine, select
+
+from filelinks_api import ids
+from filelinks_api.config import normalize_database_url
+from filelinks_api.db import Database
+from filelinks_api.models import file_links
+from filelinks_api.repository import Scope
+from filelinks_api.services import file_links as links_service
+
+PREBUILT = select(file_links).where(
+    file_links.c.account == bindparam("account"),
+    file_links.c.livemode == bindparam("livemode"),
+    file_links.c.id == bindparam("id"),
+)
+
+
+def per_call_us(call: Callable[[], Any], calls: int) -> float:
+    for _ in range(200):
+        call()
+    rounds = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(calls // 5):
+            call()
+        rounds.append((time.perf_counter() - started) / (calls // 5) * 1e6)
+    return statistics.median(rounds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--calls", type=int, default=5000)
+    args = parser.parse_args()
+    scope = Scope(seed_bulk.ACCOUNT, False)
+    results: list[tuple[str, float]] = []
+
+    with common.temp_dir("bench-hot-") as tmp, common.database(args.db, tmp) as pg_url:
+        url = normalize_database_url(pg_url or f"sqlite:///{tmp / 'hot.db'}")
+        seeded = seed_bulk.seed(url, 10_000)
+        link_ids = seeded.sample_ids
+        counter = iter(range(10**9))
+
+        def next_id() -> str:
+            return link_ids[next(counter) % len(link_ids)]
+
+        database = Database.connect(url)
+        params = {"account": scope.account, "livemode": False}
+
+        def service() -> Any:
+            with database.reader() as session:
+                return links_service.retrieve(session, scope, next_id(), [])
+
+        def session_prebuilt() -> Any:
+            with database.reader() as session:
+                return session.execute(PREBUILT, {**params, "id": next_id()}).first()
+
+        def core_prebuilt() -> Any:
+            with database.engine.connect() as connection:
+                return connection.execute(PREBUILT, {**params, "id": next_id()}).first()
+
+        plain = create_engine(url, pool_size=1, max_overflow=0)  # no BEGIN hook, no events
+
+        def core_no_begin_hook() -> Any:
+            with plain.connect() as connection:
+                return connection.execute(PREBUILT, {**params, "id": next_id()}).first()
+
+        results += [
+            (
+                "service: Database.reader() + services.file_links.retrieve",
+                per_call_us(service, args.calls),
+            ),
+            (
+                "ORM Session + prebuilt select (bindparams)",
+                per_call_us(session_prebuilt, args.calls),
+            ),
+            ("Core engine.connect() + prebuilt select", per_call_us(core_prebuilt, args.calls)),
+            (
+                "Core, engine without the BEGIN/connect hooks",
+                per_call_us(core_no_begin_hook, args.calls),
+            ),
+        ]
+        sql = (
+            "SELECT seq, id, account, livemode, created, expires_at, file, metadata, token"
+            " FROM file_links WHERE account = {0} AND livemode = {0} AND id = {0}"
+        )
+        if args.db == "sqlite":
+            raw = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+            raw_sql = sql.format("?")
+
+            def driver() -> Any:
+                return raw.execute(raw_sql, (scope.account, False, next_id())).fetchone()
+
+            results.append(
+                ("sqlite3 driver alone (cached statement)", per_call_us(driver, args.calls))
+            )
+        else:
+            import psycopg
+
+            raw_pg = psycopg.connect(
+                url.replace("postgresql+psycopg", "postgresql"), autocommit=True
+            )
+            pg_sql = sql.format("%s")
+
+            def driver_pg() -> Any:
+                return raw_pg.execute(pg_sql, (scope.account, False, next_id())).fetchone()
+
+            results.append(("psycopg 3 alone (auto-prepared)", per_call_us(driver_pg, args.calls)))
+            raw_pg.close()
+        plain.dispose()
+        database.dispose()
+
+    key = common.KEY
+    results += [
+        (
+            "ids.request_id() (secrets.choice per character)",
+            per_call_us(ids.request_id, args.calls),
+        ),
+        (
+            "'req_' + secrets.token_urlsafe(11)",
+            per_call_us(lambda: "req_" + secrets.token_urlsafe(11), args.calls),
+        ),
+        (
+            "ids.account_for_key(key) (sha256 + base62)",
+            per_call_us(lambda: ids.account_for_key(key), args.calls),
+        ),
+        (
+            "hashlib.sha256(key) alone",
+            per_call_us(lambda: hashlib.sha256(key.encode()).digest(), args.calls),
+        ),
+    ]
+    info = common.machine()
+    print(
+        f"hot path pieces, {args.db}; nproc {info['nproc']}, {info['cpu']}, Python {info['python']}\n"
+    )
+    print("| what | µs per call |")
+    print("| --- | --- |")
+    for name, value in results:
+        print(f"| {name} | {value:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
