@@ -28,5 +28,5 @@ def test_list_queries_have_account_scoped_indexes(database: Database):
         for table in ("files", "file_links")
     }
     assert ("account", "livemode", "created", "seq") in indexes["files"]
-    assert ("account", "livemode", "created", "seq") in indexes["file_links"]
+    assert ("account", "livemode", "created", "seq", "expires_at") in indexes["file_links"]
     assert ("account", "livemode", "file", "created", "seq") in indexes["file_links"]

@@ -62,8 +62,12 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
-        immediate = connection.get_execution_options().get("sqlite_immediate", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = connection.get_execution_options()
+        if options.get("sqlite_immediate", False):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        elif not options.get("sqlite_autocommit", False):
+            connection.exec_driver_sql("BEGIN")
+        # else: a read; each statement is its own implicit transaction, no BEGIN to pay for
 
 
 @dataclass
@@ -76,9 +80,15 @@ class Database:
     def connect(cls, url: str) -> Database:
         engine = create_db_engine(url)
         write_engine = engine.execution_options(sqlite_immediate=True)
+        # Reads need no transaction of their own: on PostgreSQL autocommit saves the BEGIN and
+        # ROLLBACK round trips, on SQLite the explicit BEGIN.
+        if engine.dialect.name == "postgresql":
+            read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            read_engine = engine.execution_options(sqlite_autocommit=True)
         return cls(
             engine=engine,
-            reader=sessionmaker(engine, expire_on_commit=False),
+            reader=sessionmaker(read_engine, expire_on_commit=False),
             writer=sessionmaker(write_engine, expire_on_commit=False),
         )
 

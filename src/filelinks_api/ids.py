@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import string
 
 _ALPHABET = string.ascii_letters + string.digits
-
-
-def _random(length: int) -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
 
 
 def _base62(data: bytes, length: int) -> str:
@@ -36,9 +33,10 @@ def link_token() -> str:
 
 
 def request_id() -> str:
-    return "req_" + _random(14)
+    return "req_" + _base62(secrets.token_bytes(11), 14)
 
 
+@functools.lru_cache(maxsize=4096)
 def account_for_key(api_key: str) -> str:
     """A stable account id for a key in open mode, so each distinct key is its own account."""
     return "acct_" + _base62(hashlib.sha256(api_key.encode()).digest(), 16)

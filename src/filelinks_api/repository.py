@@ -11,7 +11,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Table, and_, delete, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from filelinks_api.models import account_clocks, file_links, files, idempotency_keys
@@ -44,6 +56,27 @@ def _storable(text: str) -> bool:
 
 def _scoped(table: Table, scope: Scope) -> ColumnElement[bool]:
     return and_(table.c.account == scope.account, table.c.livemode == scope.livemode)
+
+
+def _by_scope_and(table: Table, column: str) -> Any:
+    """A lookup built once (building a select costs more than running it on the hot path)."""
+    return select(table).where(
+        table.c.account == bindparam("account"),
+        table.c.livemode == bindparam("livemode"),
+        table.c[column] == bindparam("value"),
+    )
+
+
+_GET_FILE = _by_scope_and(files, "id")
+_GET_FILE_LINK = _by_scope_and(file_links, "id")
+_GET_FILE_LINK_FOR_UPDATE = _GET_FILE_LINK.with_for_update()
+_GET_FILE_LINK_BY_TOKEN = select(file_links).where(file_links.c.token == bindparam("token"))
+_GET_IDEMPOTENCY_KEY = _by_scope_and(idempotency_keys, "key")
+
+
+def _lookup(session: Session, statement: Any, scope: Scope, value: str) -> Row[Any] | None:
+    params = {"account": scope.account, "livemode": scope.livemode, "value": value}
+    return session.execute(statement, params).first()
 
 
 def created_filter(table: Table, created: int | Mapping[str, int] | None) -> list[Any]:
@@ -112,9 +145,7 @@ def insert_file(session: Session, values: dict[str, Any]) -> None:
 def get_file(session: Session, scope: Scope, file_id: str) -> Row[Any] | None:
     if not _storable(file_id):
         return None
-    return session.execute(
-        select(files).where(_scoped(files, scope), files.c.id == file_id)
-    ).first()
+    return _lookup(session, _GET_FILE, scope, file_id)
 
 
 def get_files(session: Session, scope: Scope, file_ids: set[str]) -> dict[str, Row[Any]]:
@@ -136,16 +167,14 @@ def get_file_link(
 ) -> Row[Any] | None:
     if not _storable(link_id):
         return None
-    query = select(file_links).where(_scoped(file_links, scope), file_links.c.id == link_id)
-    if for_update:
-        query = query.with_for_update()
-    return session.execute(query).first()
+    statement = _GET_FILE_LINK_FOR_UPDATE if for_update else _GET_FILE_LINK
+    return _lookup(session, statement, scope, link_id)
 
 
 def get_file_link_by_token(session: Session, token: str) -> Row[Any] | None:
     if not _storable(token):
         return None
-    return session.execute(select(file_links).where(file_links.c.token == token)).first()
+    return session.execute(_GET_FILE_LINK_BY_TOKEN, {"token": token}).first()
 
 
 def update_file_link(session: Session, seq: int, values: dict[str, Any]) -> None:
@@ -183,11 +212,7 @@ def links_for_files(
 
 
 def get_idempotency_key(session: Session, scope: Scope, key: str) -> Row[Any] | None:
-    return session.execute(
-        select(idempotency_keys).where(
-            _scoped(idempotency_keys, scope), idempotency_keys.c.key == key
-        )
-    ).first()
+    return _lookup(session, _GET_IDEMPOTENCY_KEY, scope, key)
 
 
 def insert_idempotency_key(session: Session, values: dict[str, Any]) -> int:
