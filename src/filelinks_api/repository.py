@@ -138,8 +138,9 @@ def page(
 # --- files ----------------------------------------------------------------------------------
 
 
-def insert_file(session: Session, values: dict[str, Any]) -> None:
-    session.execute(insert(files).values(**values))
+def insert_file(session: Session, values: dict[str, Any]) -> Row[Any]:
+    """The new row, as stored (RETURNING: no second query)."""
+    return session.execute(insert(files).values(**values).returning(*files.c)).one()
 
 
 def get_file(session: Session, scope: Scope, file_id: str) -> Row[Any] | None:
@@ -158,8 +159,9 @@ def get_files(session: Session, scope: Scope, file_ids: set[str]) -> dict[str, R
 # --- file links -----------------------------------------------------------------------------
 
 
-def insert_file_link(session: Session, values: dict[str, Any]) -> None:
-    session.execute(insert(file_links).values(**values))
+def insert_file_link(session: Session, values: dict[str, Any]) -> Row[Any]:
+    """The new row, as stored (RETURNING: no second query)."""
+    return session.execute(insert(file_links).values(**values).returning(*file_links.c)).one()
 
 
 def get_file_link(
@@ -177,8 +179,11 @@ def get_file_link_by_token(session: Session, token: str) -> Row[Any] | None:
     return session.execute(_GET_FILE_LINK_BY_TOKEN, {"token": token}).first()
 
 
-def update_file_link(session: Session, seq: int, values: dict[str, Any]) -> None:
-    session.execute(update(file_links).where(file_links.c.seq == seq).values(**values))
+def update_file_link(session: Session, seq: int, values: dict[str, Any]) -> Row[Any]:
+    """The updated row (RETURNING: no second query)."""
+    return session.execute(
+        update(file_links).where(file_links.c.seq == seq).values(**values).returning(*file_links.c)
+    ).one()
 
 
 def expired_filter(expired: bool | None, now: int) -> list[Any]:

@@ -17,7 +17,7 @@ from filelinks_api.repository import Scope
 from filelinks_api.services.controls import ClockBook
 from filelinks_api.storage import LocalStorage
 from filelinks_api.wire.params import StripeParams, parse
-from filelinks_api.wire.request import Caller, authenticate, read_params
+from filelinks_api.wire.request import Caller, authenticate, read_params, require_secret_key
 
 
 def settings_of(request: Request) -> Settings:
@@ -40,24 +40,23 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         session.close()
 
 
-def _authenticate(request: Request, *, allow_publishable: bool) -> Caller:
+async def get_uploader(request: Request) -> Caller:
+    """The caller, publishable keys included (browsers upload directly). Every other
+    dependency builds on this one, so a request is authenticated once."""
     caller = authenticate(
         request.headers.get("authorization"),
         request.headers.get("stripe-account"),
         settings_of(request).api_keys,
-        allow_publishable=allow_publishable,
+        allow_publishable=True,
     )
     request.scope["state"]["account"] = caller.account
     return caller
 
 
-async def get_caller(request: Request) -> Caller:
-    return _authenticate(request, allow_publishable=False)
-
-
-async def get_uploader(request: Request) -> Caller:
-    """Uploads may use a publishable key (browsers upload directly)."""
-    return _authenticate(request, allow_publishable=True)
+async def get_caller(caller: Annotated[Caller, Depends(get_uploader)]) -> Caller:
+    """The caller of an endpoint that needs a secret key."""
+    require_secret_key(caller)
+    return caller
 
 
 async def get_scope(caller: Annotated[Caller, Depends(get_caller)]) -> Scope:

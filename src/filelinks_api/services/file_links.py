@@ -52,13 +52,12 @@ def insert(
     expires_at: int | None,
     metadata: dict[str, str] | None,
     now: int,
-) -> str:
-    """Add a link to `file` (already checked to be linkable); returns its id."""
-    link_id = ids.file_link_id()
-    repository.insert_file_link(
+) -> Row[Any]:
+    """Add a link to `file` (already checked to be linkable); returns its row."""
+    return repository.insert_file_link(
         session,
         {
-            "id": link_id,
+            "id": ids.file_link_id(),
             "account": scope.account,
             "livemode": scope.livemode,
             "created": now,
@@ -68,7 +67,6 @@ def insert(
             "token": ids.link_token(),
         },
     )
-    return link_id
 
 
 def create(session: Session, scope: Scope, params: CreateFileLinkParams, *, now: int) -> LinkView:
@@ -83,9 +81,8 @@ def create(session: Session, scope: Scope, params: CreateFileLinkParams, *, now:
             param="file",
         )
     expires_at = check_future(params.expires_at, now, "expires_at")
-    link_id = insert(session, scope, file, expires_at=expires_at, metadata=params.metadata, now=now)
-    session.flush()
-    return _view(session, scope, _get(session, scope, link_id), expand)
+    link = insert(session, scope, file, expires_at=expires_at, metadata=params.metadata, now=now)
+    return _view(session, scope, link, expand)
 
 
 def retrieve(session: Session, scope: Scope, link_id: str, expand_paths: list[str]) -> LinkView:
@@ -113,8 +110,7 @@ def update(
     if "metadata" in sent:
         values["metadata"] = merge_metadata(link.metadata, params.metadata)
     if values:
-        repository.update_file_link(session, link.seq, values)
-        link = _get(session, scope, link_id)
+        link = repository.update_file_link(session, link.seq, values)
     return _view(session, scope, link, expand)
 
 

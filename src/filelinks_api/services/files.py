@@ -21,7 +21,7 @@ from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from filelinks_api import ids, repository
-from filelinks_api.errors import AuthenticationError, InvalidRequestError, ResourceMissing
+from filelinks_api.errors import InvalidRequestError, ResourceMissing
 from filelinks_api.models import files
 from filelinks_api.purposes import LINK_ON_UPLOAD_PURPOSES, PURPOSES, expires_at
 from filelinks_api.repository import Page, Scope
@@ -30,7 +30,7 @@ from filelinks_api.services import file_links
 from filelinks_api.services.pager import list_page
 from filelinks_api.storage import StagedFile, Storage
 from filelinks_api.wire.params import expansions
-from filelinks_api.wire.request import PUBLISHABLE_KEY
+from filelinks_api.wire.request import publishable_key_refused
 
 EXPANDABLE: Mapping[str, Any] = {"links": {}}
 
@@ -62,7 +62,7 @@ def create(
     link_data = params.file_link_data
     make_link = link_data is not None and link_data.create
     if link_data is not None and publishable:
-        raise AuthenticationError(PUBLISHABLE_KEY, code="secret_key_required")
+        raise publishable_key_refused()
     if make_link and params.purpose not in LINK_ON_UPLOAD_PURPOSES:
         raise InvalidRequestError(
             f"File links can't be created for files with purpose '{params.purpose}'. Set"
@@ -96,7 +96,7 @@ def create(
 
     file_id = ids.file_id()
     storage.commit(staged, file_id)  # bytes in place before the row can commit
-    repository.insert_file(
+    file = repository.insert_file(
         session,
         {
             "id": file_id,
@@ -112,8 +112,6 @@ def create(
             "sha256": staged.sha256(),
         },
     )
-    file = repository.get_file(session, scope, file_id)
-    assert file is not None
     if make_link and link_data is not None:
         file_links.insert(
             session,
@@ -123,7 +121,6 @@ def create(
             metadata=link_data.metadata,
             now=now,
         )
-    session.flush()
     return _view(session, scope, file)
 
 

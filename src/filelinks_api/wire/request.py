@@ -108,7 +108,7 @@ def authenticate(
     kind, mode = match.group(1), match.group(2)
     publishable = kind == "pk"
     if publishable and not allow_publishable:
-        raise AuthenticationError(PUBLISHABLE_KEY, code="secret_key_required")
+        raise publishable_key_refused()
     if stripe_account is not None:
         connected = stripe_account.strip()
         if not _CONNECTED_ACCOUNT.fullmatch(connected):
@@ -120,6 +120,15 @@ def authenticate(
             )
         account = f"{account}/{connected}"
     return Caller(account=account, livemode=mode == "live", publishable=publishable)
+
+
+def publishable_key_refused() -> AuthenticationError:
+    return AuthenticationError(PUBLISHABLE_KEY, code="secret_key_required")
+
+
+def require_secret_key(caller: Caller) -> None:
+    if caller.publishable:
+        raise publishable_key_refused()
 
 
 def _lookup_constant_time(key: str, api_keys: dict[str, str]) -> str | None:
