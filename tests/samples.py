@@ -63,12 +63,16 @@ def jpeg() -> bytes:
     )
 
 
-def docx() -> bytes:
+def _zip(entries: dict[str, str]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("[Content_Types].xml", "<Types/>")
-        archive.writestr("word/document.xml", "<document/>")
+        for name, text in entries.items():
+            archive.writestr(name, text)
     return buffer.getvalue()
+
+
+def docx() -> bytes:
+    return _zip({"[Content_Types].xml": "<Types/>", "word/document.xml": "<document/>"})
 
 
 def json_doc() -> bytes:
@@ -80,11 +84,7 @@ def pem() -> bytes:
 
 
 def apk() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("AndroidManifest.xml", "<manifest/>")
-        archive.writestr("classes.dex", "dex\n035\x00")
-    return buffer.getvalue()
+    return _zip({"AndroidManifest.xml": "<manifest/>", "classes.dex": "dex\n035\x00"})
 
 
 def gif() -> bytes:
@@ -102,8 +102,4 @@ def svg() -> bytes:
 
 
 def xlsx() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("[Content_Types].xml", "<Types/>")
-        archive.writestr("xl/workbook.xml", "<workbook/>")
-    return buffer.getvalue()
+    return _zip({"[Content_Types].xml": "<Types/>", "xl/workbook.xml": "<workbook/>"})

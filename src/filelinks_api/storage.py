@@ -45,8 +45,6 @@ class Storage(Protocol):
 
     def open(self, file_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]: ...
 
-    def exists(self, file_id: str) -> bool: ...
-
     def delete(self, file_id: str) -> None: ...
 
     def sweep_staged(self, *, older_than: float) -> int: ...
@@ -148,9 +146,6 @@ class LocalStorage:
         """The bytes [start, end) in chunks; opened now, so a missing file fails here."""
         fp = open(self.path_for(file_id), "rb")  # noqa: SIM115 - closed by the generator
         return _read_range(fp, start, end)
-
-    def exists(self, file_id: str) -> bool:
-        return self.path_for(file_id).is_file()
 
     def delete(self, file_id: str) -> None:
         self.path_for(file_id).unlink(missing_ok=True)
