@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,6 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from filelinks_api.api.deps import get_session
 from filelinks_api.app import create_app
 from filelinks_api.config import Settings, normalize_database_url
 from filelinks_api.db import Database, migrate
@@ -104,6 +104,12 @@ def session(database: Database) -> Iterator[Session]:
     connection.close()
 
 
+def share_session(app: FastAPI, session: Session) -> None:
+    """Every request of `app` uses the test's session, which is rolled back after the test;
+    the requests' commits release savepoints inside it."""
+    app.state.runtime.sessions = lambda write: nullcontext(session)
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
@@ -115,17 +121,10 @@ def settings(tmp_path: Path, backend_url: str) -> Settings:
 
 
 @pytest.fixture
-def app(
-    settings: Settings, database: Database, session: Session, clock: FakeClock
-) -> Iterator[FastAPI]:
+def app(settings: Settings, database: Database, session: Session, clock: FakeClock) -> FastAPI:
     application = create_app(settings, clock=clock, database=database)
-
-    async def test_session() -> Iterator[Session]:
-        yield session
-
-    application.dependency_overrides[get_session] = test_session
-    yield application
-    application.dependency_overrides.clear()
+    share_session(application, session)
+    return application
 
 
 def new_key(mode: str = "test") -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,12 +13,13 @@ from starlette.responses import Response
 from filelinks_api import __version__
 from filelinks_api.api import controls as emulator
 from filelinks_api.api import file_links, files, health, links
+from filelinks_api.api.deps import Runtime
 from filelinks_api.api.idempotency import Replay
 from filelinks_api.clock import Clock, SystemClock
 from filelinks_api.config import Settings, load_settings
 from filelinks_api.db import Database, is_lock_timeout
 from filelinks_api.errors import LockTimeout
-from filelinks_api.repository import Scope
+from filelinks_api.repository import Executor, Scope
 from filelinks_api.schemas import ErrorEnvelope
 from filelinks_api.services import controls
 from filelinks_api.services.controls import AccountClock, ClockBook
@@ -56,20 +57,21 @@ def create_app(
         redirect_slashes=False,
         responses={"default": {"model": ErrorEnvelope, "description": "Stripe error envelope"}},
     )
-    app.state.settings = settings
-    app.state.db = db
-    app.state.storage = storage
-    app.state.clock = clock or SystemClock()
 
     def load_clocks() -> dict[Scope, AccountClock]:
         with db.reader() as session:
             return controls.load_clocks(session)
 
-    app.state.clocks = ClockBook(app.state.clock, settings.data_dir / "clocks.epoch", load_clocks)
+    def sessions(write: bool) -> AbstractContextManager[Executor]:
+        return db.writer() if write else db.reader()
+
+    clocks = ClockBook(clock or SystemClock(), settings.data_dir / "clocks.epoch", load_clocks)
+    app.state.runtime = Runtime(settings, db, storage, clocks, sessions)
     install_handlers(app, body_timeout=settings.body_timeout_seconds)
     app.add_exception_handler(Replay, _replay)
     app.add_exception_handler(OperationalError, _database_busy)
-    for module in (files, file_links, links, health):
+    # Routes are matched in order: the busiest first (each miss costs a regex match).
+    for module in (file_links, links, files, health):
         app.include_router(module.router)
     if settings.emulator_controls:
         app.include_router(emulator.router)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Row,
     Table,
     and_,
@@ -27,6 +28,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from filelinks_api.models import account_clocks, file_links, files, idempotency_keys
+
+# What the functions here run their SQL on: a write session, or a connection for reads.
+Executor: TypeAlias = Session | Connection
 
 
 @dataclass(frozen=True)
@@ -72,9 +76,19 @@ _GET_FILE_LINK = _by_scope_and(file_links, "id")
 _GET_FILE_LINK_FOR_UPDATE = _GET_FILE_LINK.with_for_update()
 _GET_FILE_LINK_BY_TOKEN = select(file_links).where(file_links.c.token == bindparam("token"))
 _GET_IDEMPOTENCY_KEY = _by_scope_and(idempotency_keys, "key")
+# Inserts and updates take their columns from the parameters they are executed with.
+_INSERT_FILE = insert(files).returning(*files.c)
+_INSERT_FILE_LINK = insert(file_links).returning(*file_links.c)
+_INSERT_IDEMPOTENCY_KEY = insert(idempotency_keys).returning(idempotency_keys.c.seq)
+_UPDATE_FILE_LINK = (
+    update(file_links).where(file_links.c.seq == bindparam("row_seq")).returning(*file_links.c)
+)
+_UPDATE_IDEMPOTENCY_KEY = update(idempotency_keys).where(
+    idempotency_keys.c.seq == bindparam("row_seq")
+)
 
 
-def _lookup(session: Session, statement: Any, scope: Scope, value: str) -> Row[Any] | None:
+def _lookup(session: Executor, statement: Any, scope: Scope, value: str) -> Row[Any] | None:
     params = {"account": scope.account, "livemode": scope.livemode, "value": value}
     return session.execute(statement, params).first()
 
@@ -90,7 +104,7 @@ def created_filter(table: Table, created: int | Mapping[str, int] | None) -> lis
 
 
 def page(
-    session: Session,
+    session: Executor,
     table: Table,
     scope: Scope,
     conditions: list[Any],
@@ -138,18 +152,18 @@ def page(
 # --- files ----------------------------------------------------------------------------------
 
 
-def insert_file(session: Session, values: dict[str, Any]) -> Row[Any]:
+def insert_file(session: Executor, values: dict[str, Any]) -> Row[Any]:
     """The new row, as stored (RETURNING: no second query)."""
-    return session.execute(insert(files).values(**values).returning(*files.c)).one()
+    return session.execute(_INSERT_FILE, values).one()
 
 
-def get_file(session: Session, scope: Scope, file_id: str) -> Row[Any] | None:
+def get_file(session: Executor, scope: Scope, file_id: str) -> Row[Any] | None:
     if not _storable(file_id):
         return None
     return _lookup(session, _GET_FILE, scope, file_id)
 
 
-def get_files(session: Session, scope: Scope, file_ids: set[str]) -> dict[str, Row[Any]]:
+def get_files(session: Executor, scope: Scope, file_ids: set[str]) -> dict[str, Row[Any]]:
     if not file_ids:
         return {}
     rows = session.execute(select(files).where(_scoped(files, scope), files.c.id.in_(file_ids)))
@@ -159,13 +173,13 @@ def get_files(session: Session, scope: Scope, file_ids: set[str]) -> dict[str, R
 # --- file links -----------------------------------------------------------------------------
 
 
-def insert_file_link(session: Session, values: dict[str, Any]) -> Row[Any]:
+def insert_file_link(session: Executor, values: dict[str, Any]) -> Row[Any]:
     """The new row, as stored (RETURNING: no second query)."""
-    return session.execute(insert(file_links).values(**values).returning(*file_links.c)).one()
+    return session.execute(_INSERT_FILE_LINK, values).one()
 
 
 def get_file_link(
-    session: Session, scope: Scope, link_id: str, *, for_update: bool = False
+    session: Executor, scope: Scope, link_id: str, *, for_update: bool = False
 ) -> Row[Any] | None:
     if not _storable(link_id):
         return None
@@ -173,17 +187,15 @@ def get_file_link(
     return _lookup(session, statement, scope, link_id)
 
 
-def get_file_link_by_token(session: Session, token: str) -> Row[Any] | None:
+def get_file_link_by_token(session: Executor, token: str) -> Row[Any] | None:
     if not _storable(token):
         return None
     return session.execute(_GET_FILE_LINK_BY_TOKEN, {"token": token}).first()
 
 
-def update_file_link(session: Session, seq: int, values: dict[str, Any]) -> Row[Any]:
+def update_file_link(session: Executor, seq: int, values: dict[str, Any]) -> Row[Any]:
     """The updated row (RETURNING: no second query)."""
-    return session.execute(
-        update(file_links).where(file_links.c.seq == seq).values(**values).returning(*file_links.c)
-    ).one()
+    return session.execute(_UPDATE_FILE_LINK, {"row_seq": seq, **values}).one()
 
 
 def expired_filter(expired: bool | None, now: int) -> list[Any]:
@@ -196,7 +208,7 @@ def expired_filter(expired: bool | None, now: int) -> list[Any]:
 
 
 def links_for_files(
-    session: Session, scope: Scope, file_ids: Sequence[str], limit: int
+    session: Executor, scope: Scope, file_ids: Sequence[str], limit: int
 ) -> dict[str, Page]:
     """The first page of links of each file (newest first), as embedded in `file.links`."""
     pages: dict[str, Page] = {}
@@ -216,20 +228,17 @@ def links_for_files(
 # --- idempotency keys -----------------------------------------------------------------------
 
 
-def get_idempotency_key(session: Session, scope: Scope, key: str) -> Row[Any] | None:
+def get_idempotency_key(session: Executor, scope: Scope, key: str) -> Row[Any] | None:
     return _lookup(session, _GET_IDEMPOTENCY_KEY, scope, key)
 
 
-def insert_idempotency_key(session: Session, values: dict[str, Any]) -> int:
+def insert_idempotency_key(session: Executor, values: dict[str, Any]) -> int:
     """Raises IntegrityError when the key is already claimed."""
-    result = session.execute(
-        insert(idempotency_keys).values(**values).returning(idempotency_keys.c.seq)
-    )
-    return int(result.scalar_one())
+    return int(session.execute(_INSERT_IDEMPOTENCY_KEY, values).scalar_one())
 
 
 def take_over_idempotency_key(
-    session: Session,
+    session: Executor,
     seq: int,
     started_at: float,
     now: float,
@@ -249,15 +258,15 @@ def take_over_idempotency_key(
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def update_idempotency_key(session: Session, seq: int, values: dict[str, Any]) -> None:
-    session.execute(update(idempotency_keys).where(idempotency_keys.c.seq == seq).values(**values))
+def update_idempotency_key(session: Executor, seq: int, values: dict[str, Any]) -> None:
+    session.execute(_UPDATE_IDEMPOTENCY_KEY, {"row_seq": seq, **values})
 
 
-def delete_idempotency_key(session: Session, seq: int) -> None:
+def delete_idempotency_key(session: Executor, seq: int) -> None:
     session.execute(delete(idempotency_keys).where(idempotency_keys.c.seq == seq))
 
 
-def prune_idempotency_keys(session: Session, created_before: int) -> int:
+def prune_idempotency_keys(session: Executor, created_before: int) -> int:
     result = session.execute(
         delete(idempotency_keys).where(idempotency_keys.c.created <= created_before)
     )
@@ -267,11 +276,11 @@ def prune_idempotency_keys(session: Session, created_before: int) -> int:
 # --- emulator controls ------------------------------------------------------------------------
 
 
-def all_account_clocks(session: Session) -> Sequence[Row[Any]]:
+def all_account_clocks(session: Executor) -> Sequence[Row[Any]]:
     return session.execute(select(account_clocks)).all()
 
 
-def save_account_clock(session: Session, scope: Scope, frozen_at: int | None, offset: int) -> None:
+def save_account_clock(session: Executor, scope: Scope, frozen_at: int | None, offset: int) -> None:
     delete_account_clock(session, scope)
     session.execute(
         insert(account_clocks).values(
@@ -283,11 +292,11 @@ def save_account_clock(session: Session, scope: Scope, frozen_at: int | None, of
     )
 
 
-def delete_account_clock(session: Session, scope: Scope) -> None:
+def delete_account_clock(session: Executor, scope: Scope) -> None:
     session.execute(delete(account_clocks).where(_scoped(account_clocks, scope)))
 
 
-def delete_scope_data(session: Session, scope: Scope) -> list[str]:
+def delete_scope_data(session: Executor, scope: Scope) -> list[str]:
     """Delete a scope's links, files and idempotency keys; returns the deleted file ids."""
     file_ids = list(session.execute(select(files.c.id).where(_scoped(files, scope))).scalars())
     session.execute(delete(file_links).where(_scoped(file_links, scope)))
@@ -300,7 +309,7 @@ def delete_scope_data(session: Session, scope: Scope) -> list[str]:
 # Not scoped to an account: `serve` asks which stored contents still have their row.
 
 
-def existing_file_ids(session: Session, file_ids: Sequence[str]) -> set[str]:
+def existing_file_ids(session: Executor, file_ids: Sequence[str]) -> set[str]:
     if not file_ids:
         return set()
     return set(session.execute(select(files.c.id).where(files.c.id.in_(file_ids))).scalars())

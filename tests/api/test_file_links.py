@@ -265,7 +265,7 @@ class TestCreateFileLink:
 
     def test_a_live_key_cannot_link_a_test_file(self, client, app, settings, file_id):
         test_key, live_key = new_key("test"), new_key("live")
-        app.state.settings = settings.model_copy(
+        app.state.runtime.settings = settings.model_copy(
             update={"api_keys": {test_key: "acct_shared", live_key: "acct_shared"}}
         )
         test_file = upload(client, headers=bearer(test_key))
@@ -480,7 +480,7 @@ class TestRetrieveFileLink:
 
     def test_a_live_key_of_the_same_account_cannot_see_a_test_link(self, client, app, settings):
         test_key, live_key = new_key("test"), new_key("live")
-        app.state.settings = settings.model_copy(
+        app.state.runtime.settings = settings.model_copy(
             update={"api_keys": {test_key: "acct_shared", live_key: "acct_shared"}}
         )
         link = create_link(client, upload(client, headers=bearer(test_key)), bearer(test_key))
@@ -838,7 +838,7 @@ class TestListFileLinks:
 
     def test_a_live_key_does_not_list_test_links(self, client, app, settings):
         test_key, live_key = new_key("test"), new_key("live")
-        app.state.settings = settings.model_copy(
+        app.state.runtime.settings = settings.model_copy(
             update={"api_keys": {test_key: "acct_shared", live_key: "acct_shared"}}
         )
         test_link = create_link(client, upload(client, headers=bearer(test_key)), bearer(test_key))

@@ -14,14 +14,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from filelinks_api.api.deps import get_session
 from filelinks_api.app import create_app
 from filelinks_api.config import Settings
 from filelinks_api.db import Database
 from filelinks_api.models import file_links, files
 from filelinks_api.purposes import UPLOAD_PURPOSES
 from tests import samples
-from tests.conftest import FakeClock, new_key
+from tests.conftest import FakeClock, new_key, share_session
 
 DAY = 86_400
 BOUNDARY = "9051914041544843365972754266"
@@ -120,10 +119,7 @@ def make_client(
             settings.model_copy(update=updates), clock=clock, database=database
         )
 
-        async def test_session() -> Any:
-            yield session
-
-        application.dependency_overrides[get_session] = test_session
+        share_session(application, session)
         test_client = TestClient(application, headers={"Authorization": f"Bearer {key}"})
         test_client.__enter__()
         opened.append(test_client)

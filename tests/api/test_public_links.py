@@ -57,7 +57,7 @@ class TestPublicLinkUrl:
         assert link["url"] == f"http://testserver/links/{token_of(link)}"
 
     def test_url_uses_the_configured_public_base(self, client, app, settings, file_id):
-        app.state.settings = settings.model_copy(
+        app.state.runtime.settings = settings.model_copy(
             update={"public_url": "https://files.example.test"}
         )
 

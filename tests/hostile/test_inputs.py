@@ -179,7 +179,7 @@ class TestPerPurposeLimitWhileStreaming:
 
     @pytest.fixture
     def staged_sizes(self, app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> list[LocalStaged]:
-        storage: LocalStorage = app.state.storage
+        storage: LocalStorage = app.state.runtime.storage
         opened: list[LocalStaged] = []
         stage = storage.stage
 

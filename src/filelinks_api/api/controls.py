@@ -5,22 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
-from filelinks_api.api.deps import (
-    BaseUrlDep,
-    ClocksDep,
-    NowDep,
-    ScopeDep,
-    SessionDep,
-    SettingsDep,
-    StorageDep,
-    UploaderDep,
-    params_of,
-)
+from filelinks_api.api.deps import Call, Context, call_of, uploader
 from filelinks_api.api.files import NoParams, upload
-from filelinks_api.api.idempotency import IdempotencyDep
 from filelinks_api.schemas import ClockParams, EmulatorFileParams, FileObject
 from filelinks_api.services import controls
 from filelinks_api.wire.envelope import StripeJSON
@@ -30,49 +19,38 @@ router = APIRouter(prefix="/_emulator", tags=["Emulator controls"])
 
 
 @router.get("/clock")
-async def get_clock(
-    _params: Annotated[NoParams, Depends(params_of(NoParams))],
-    scope: ScopeDep,
-    clocks: ClocksDep,
-) -> Response:
+async def get_clock(call: Annotated[Call[NoParams], Depends(call_of(NoParams))]) -> Response:
     """The caller's clock: `now`, whether it is `frozen`, and its `offset` from real time."""
-    return StripeJSON(clocks.state(scope))
+    return StripeJSON(call.runtime.clocks.state(call.scope))
 
 
 @router.post("/clock", openapi_extra=form_body(ClockParams))
-async def set_clock(
-    params: Annotated[ClockParams, Depends(params_of(ClockParams))],
-    scope: ScopeDep,
-    session: SessionDep,
-    clocks: ClocksDep,
-) -> Response:
+async def set_clock(call: Annotated[Call[ClockParams], Depends(call_of(ClockParams))]) -> Response:
     """`frozen_at=<ts>` stops time there; `advance=<seconds>` moves it forward, frozen or
     running; `reset=true` goes back to real time. Affects `created`, `expired`, expiry checks,
     public link URLs, file expiry and idempotency-key pruning of this account only."""
-    clock = controls.set_clock(
-        session,
-        clocks,
-        scope,
-        frozen_at=params.frozen_at,
-        advance=params.advance,
-        reset=params.reset is True,
-    )
-    session.commit()
-    clocks.changed(scope, clock)
-    return StripeJSON(clocks.state(scope))
+    clocks, params = call.runtime.clocks, call.params
+    async with call.writing() as session:
+        clock = controls.set_clock(
+            session,
+            clocks,
+            call.scope,
+            frozen_at=params.frozen_at,
+            advance=params.advance,
+            reset=params.reset is True,
+        )
+        session.commit()
+    clocks.changed(call.scope, clock)
+    return StripeJSON(clocks.state(call.scope))
 
 
 @router.delete("/data")
-async def reset_data(
-    _params: Annotated[NoParams, Depends(params_of(NoParams))],
-    scope: ScopeDep,
-    session: SessionDep,
-    storage: StorageDep,
-) -> Response:
+async def reset_data(call: Annotated[Call[NoParams], Depends(call_of(NoParams))]) -> Response:
     """Delete the caller's files (and their bytes), file links and idempotency keys."""
-    file_ids = controls.reset_data(session, scope)
-    session.commit()
-    controls.remove_bytes(storage, file_ids)
+    async with call.writing() as session:
+        file_ids = controls.reset_data(session, call.scope)
+        session.commit()
+    controls.remove_bytes(call.runtime.storage, file_ids)
     return StripeJSON({"deleted": True, "files": len(file_ids)})
 
 
@@ -81,18 +59,7 @@ async def reset_data(
     response_model=FileObject,
     openapi_extra=form_body(EmulatorFileParams, multipart=True, exclude=("file",)),
 )
-async def create_generated_file(
-    request: Request,
-    caller: UploaderDep,
-    session: SessionDep,
-    idem: IdempotencyDep,
-    storage: StorageDep,
-    settings: SettingsDep,
-    now: NowDep,
-    base_url: BaseUrlDep,
-) -> Response:
+async def create_generated_file(context: Annotated[Context, Depends(uploader)]) -> Response:
     """Like `POST /v1/files`, with any of the 21 purposes, including the ones only Stripe
     creates (sigma_scheduled_query, finance_report_run, ...), so links to them can be tested."""
-    return await upload(
-        EmulatorFileParams, request, caller, session, idem, storage, settings, now, base_url
-    )
+    return await upload(EmulatorFileParams, context)

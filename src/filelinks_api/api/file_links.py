@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
-from filelinks_api.api.deps import BaseUrlDep, NowDep, ScopeDep, SessionDep, params_of
-from filelinks_api.api.idempotency import IdempotencyDep, respond
+from filelinks_api.api.deps import Call, Context, call_of
+from filelinks_api.api.idempotency import idempotent, respond
 from filelinks_api.schemas import (
     CreateFileLinkParams,
     FileLinkList,
@@ -26,9 +26,13 @@ from filelinks_api.wire.params import RetrieveParams
 router = APIRouter()
 
 
-def _content(view: LinkView, now: int, base_url: str) -> dict[str, Any]:
+def _content(view: LinkView, call: Context) -> dict[str, Any]:
     return render_link(
-        view.link, now=now, base_url=base_url, file=view.file, file_links=view.file_links
+        view.link,
+        now=call.now,
+        base_url=call.base_url,
+        file=view.file,
+        file_links=view.file_links,
     )
 
 
@@ -38,15 +42,12 @@ def _content(view: LinkView, now: int, base_url: str) -> dict[str, Any]:
     openapi_extra=form_body(CreateFileLinkParams),
 )
 async def create_file_link(
-    params: Annotated[CreateFileLinkParams, Depends(params_of(CreateFileLinkParams))],
-    scope: ScopeDep,
-    session: SessionDep,
-    idem: IdempotencyDep,
-    now: NowDep,
-    base_url: BaseUrlDep,
+    call: Annotated[Call[CreateFileLinkParams], Depends(call_of(CreateFileLinkParams))],
 ) -> Response:
-    view = file_links.create(session, scope, params, now=now)
-    return respond(session, idem, _content(view, now, base_url))
+    async with call.writing() as session:
+        with idempotent(call, session, call.data) as idem:
+            view = file_links.create(session, call.scope, call.params, now=call.now)
+            return respond(session, idem, _content(view, call))
 
 
 @router.get(
@@ -55,15 +56,11 @@ async def create_file_link(
     openapi_extra=query_parameters(RetrieveParams),
 )
 async def retrieve_file_link(
-    link_id: str,
-    params: Annotated[RetrieveParams, Depends(params_of(RetrieveParams))],
-    scope: ScopeDep,
-    session: SessionDep,
-    now: NowDep,
-    base_url: BaseUrlDep,
+    link_id: str, call: Annotated[Call[RetrieveParams], Depends(call_of(RetrieveParams))]
 ) -> Response:
-    view = file_links.retrieve(session, scope, link_id, params.expand)
-    return StripeJSON(_content(view, now, base_url))
+    with call.reading() as session:
+        view = file_links.retrieve(session, call.scope, link_id, call.params.expand)
+    return StripeJSON(_content(view, call))
 
 
 @router.post(
@@ -73,15 +70,12 @@ async def retrieve_file_link(
 )
 async def update_file_link(
     link_id: str,
-    params: Annotated[UpdateFileLinkParams, Depends(params_of(UpdateFileLinkParams))],
-    scope: ScopeDep,
-    session: SessionDep,
-    idem: IdempotencyDep,
-    now: NowDep,
-    base_url: BaseUrlDep,
+    call: Annotated[Call[UpdateFileLinkParams], Depends(call_of(UpdateFileLinkParams))],
 ) -> Response:
-    view = file_links.update(session, scope, link_id, params, now=now)
-    return respond(session, idem, _content(view, now, base_url))
+    async with call.writing() as session:
+        with idempotent(call, session, call.data) as idem:
+            view = file_links.update(session, call.scope, link_id, call.params, now=call.now)
+            return respond(session, idem, _content(view, call))
 
 
 @router.get(
@@ -90,13 +84,11 @@ async def update_file_link(
     openapi_extra=query_parameters(ListFileLinksParams),
 )
 async def list_file_links(
-    params: Annotated[ListFileLinksParams, Depends(params_of(ListFileLinksParams))],
-    scope: ScopeDep,
-    session: SessionDep,
-    now: NowDep,
-    base_url: BaseUrlDep,
+    call: Annotated[Call[ListFileLinksParams], Depends(call_of(ListFileLinksParams))],
 ) -> Response:
-    view = file_links.list_links(session, scope, params, now=now)
+    with call.reading() as session:
+        view = file_links.list_links(session, call.scope, call.params, now=call.now)
+    now, base_url = call.now, call.base_url
     data = [
         render_link(
             row,

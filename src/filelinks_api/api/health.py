@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from filelinks_api.db import Database
+from filelinks_api.api.deps import Runtime
 from filelinks_api.errors import ServiceUnavailable
 from filelinks_api.wire.envelope import StripeJSON
 
@@ -14,7 +14,7 @@ router = APIRouter()
 
 @router.get("/healthz", openapi_extra={"security": []})
 async def healthz(request: Request) -> Response:
-    db: Database = request.app.state.db
+    db = Runtime.of(request).db
     if not db.ping():
         raise ServiceUnavailable("The service cannot reach its database.")
     return StripeJSON({"status": "ok"})

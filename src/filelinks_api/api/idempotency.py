@@ -1,6 +1,6 @@
 """The idempotency layer around every POST, and the one place a write request commits.
 
-`IdempotencyDep` claims the request's `Idempotency-Key` (after authentication and, except for
+`idempotent()` claims the request's `Idempotency-Key` (after authentication and, except for
 uploads, after parameter validation), raises `Replay` with the stored response when the key
 has been answered before, and stores whatever error the endpoint ends with. `respond()` renders
 the endpoint's result, stores it with the key in the endpoint's own transaction, and commits.
@@ -8,14 +8,15 @@ the endpoint's result, stores it with the key in the endpoint's own transaction,
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from filelinks_api.api.deps import NowDep, SessionDep, UploaderDep
+from filelinks_api.api.deps import Context
 from filelinks_api.db import is_lock_timeout
 from filelinks_api.errors import ApiError, StripeError
 from filelinks_api.repository import Scope
@@ -114,15 +115,18 @@ class Idempotency:
         return {"Idempotency-Key": self.key, "Original-Request": self.request_id}
 
 
-async def get_idempotency(
-    request: Request, caller: UploaderDep, session: SessionDep, now: NowDep
-) -> AsyncIterator[Idempotency]:
+@contextmanager
+def idempotent(
+    context: Context, session: Session, params: dict[str, Any] | None
+) -> Iterator[Idempotency]:
+    """Claim the request's key around a write; `params` is None for an upload, whose
+    parameters are known only once its body has been read (see `Idempotency.validated`)."""
+    request = context.request
     key = request.headers.get("idempotency-key")
     if key is not None:
         idempotency.check_key(key)
-    idem = Idempotency(session, Scope(caller.account, caller.livemode), key, request)
-    params = request.scope["state"].get("params")
-    idem.begin(params, now=now)
+    idem = Idempotency(session, context.scope, key, request)
+    idem.begin(params, now=context.now)
     try:
         yield idem
     except StripeError as error:
@@ -136,9 +140,6 @@ async def get_idempotency(
         else:
             idem.store_failure(ApiError(idem.request_id))
         raise
-
-
-IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency, scope="function")]
 
 
 def respond(session: Session, idem: Idempotency, content: dict[str, Any]) -> Response:

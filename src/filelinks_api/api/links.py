@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from filelinks_api.api.deps import ClocksDep, SessionDep, StorageDep
+from filelinks_api.api.deps import Runtime
 from filelinks_api.api.download import stream_file
 from filelinks_api.errors import StripeError
 from filelinks_api.services import file_links
@@ -19,11 +19,13 @@ LINK_UNAVAILABLE = "This link does not exist or is no longer available."
 
 @router.head("/links/{token}", include_in_schema=False)
 @router.get("/links/{token}", responses=FILE_BYTES, openapi_extra={"security": []})
-async def public_link(
-    token: str, request: Request, session: SessionDep, storage: StorageDep, clocks: ClocksDep
-) -> Response:
-    # No caller here: expiry follows the clock of the account that owns the link.
-    file = file_links.public_file(session, token, now=clocks.now) if len(token) <= 128 else None
+async def public_link(token: str, request: Request) -> Response:
+    runtime = Runtime.of(request)
+    file = None
+    if len(token) <= 128:
+        with runtime.sessions(False) as session:
+            # No caller here: expiry follows the clock of the account that owns the link.
+            file = file_links.public_file(session, token, now=runtime.clocks.now)
     if file is None:
         raise StripeError(LINK_UNAVAILABLE, status=404)
-    return stream_file(request, file, storage)
+    return stream_file(request, file, runtime.storage)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from filelinks_api import repository
 from filelinks_api.clock import Clock
 from filelinks_api.errors import InvalidRequestError
-from filelinks_api.repository import Scope
+from filelinks_api.repository import Executor, Scope
 from filelinks_api.storage import Storage
 
 
@@ -89,7 +89,7 @@ class ClockBook:
         self._epoch = self._epoch_now()
 
 
-def load_clocks(session: Session) -> dict[Scope, AccountClock]:
+def load_clocks(session: Executor) -> dict[Scope, AccountClock]:
     return {
         Scope(row.account, row.livemode): AccountClock(row.frozen_at, row.offset_seconds)
         for row in repository.all_account_clocks(session)

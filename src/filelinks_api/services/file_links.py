@@ -22,7 +22,7 @@ from filelinks_api import ids, repository
 from filelinks_api.errors import InvalidRequestError, ResourceMissing
 from filelinks_api.models import file_links
 from filelinks_api.purposes import LINKABLE_PURPOSES
-from filelinks_api.repository import Page, Scope
+from filelinks_api.repository import Executor, Page, Scope
 from filelinks_api.schemas import CreateFileLinkParams, ListFileLinksParams, UpdateFileLinkParams
 from filelinks_api.services.pager import list_page
 from filelinks_api.wire.params import expansions, too_many_metadata_keys
@@ -85,7 +85,7 @@ def create(session: Session, scope: Scope, params: CreateFileLinkParams, *, now:
     return _view(session, scope, link, expand)
 
 
-def retrieve(session: Session, scope: Scope, link_id: str, expand_paths: list[str]) -> LinkView:
+def retrieve(session: Executor, scope: Scope, link_id: str, expand_paths: list[str]) -> LinkView:
     expand = expansions(expand_paths, EXPANDABLE, on_list=False)
     return _view(session, scope, _get(session, scope, link_id), expand)
 
@@ -137,7 +137,7 @@ class LinkListView:
 
 
 def list_links(
-    session: Session, scope: Scope, params: ListFileLinksParams, *, now: int
+    session: Executor, scope: Scope, params: ListFileLinksParams, *, now: int
 ) -> LinkListView:
     expand = expansions(params.expand, EXPANDABLE, on_list=True)
     conditions = [
@@ -155,7 +155,7 @@ def list_links(
     return LinkListView(page=page, files=files, file_links=links)
 
 
-def public_file(session: Session, token: str, *, now: Callable[[Scope], int]) -> Row[Any] | None:
+def public_file(session: Executor, token: str, *, now: Callable[[Scope], int]) -> Row[Any] | None:
     """The file behind a public link token, or None once the link (or its file) has expired.
 
     `now` gives the time of the account owning the link (its test clock may be moved)."""
@@ -175,14 +175,14 @@ def public_file(session: Session, token: str, *, now: Callable[[Scope], int]) ->
 EMBEDDED_LINKS = 10  # the first page of `file.links`, as a default-sized list
 
 
-def _get(session: Session, scope: Scope, link_id: str, *, for_update: bool = False) -> Row[Any]:
+def _get(session: Executor, scope: Scope, link_id: str, *, for_update: bool = False) -> Row[Any]:
     link = repository.get_file_link(session, scope, link_id, for_update=for_update)
     if link is None:
         raise ResourceMissing.for_object("file_link", link_id, param="id")
     return link
 
 
-def _view(session: Session, scope: Scope, link: Row[Any], expand: frozenset[str]) -> LinkView:
+def _view(session: Executor, scope: Scope, link: Row[Any], expand: frozenset[str]) -> LinkView:
     if "file" not in expand:
         return LinkView(link)
     file = repository.get_file(session, scope, link.file)

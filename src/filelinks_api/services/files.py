@@ -24,7 +24,7 @@ from filelinks_api import ids, repository
 from filelinks_api.errors import InvalidRequestError, ResourceMissing
 from filelinks_api.models import files
 from filelinks_api.purposes import LINK_ON_UPLOAD_PURPOSES, PURPOSES, expires_at
-from filelinks_api.repository import Page, Scope
+from filelinks_api.repository import Executor, Page, Scope
 from filelinks_api.schemas import CreateFileParams, ListFilesParams
 from filelinks_api.services import file_links
 from filelinks_api.services.pager import list_page
@@ -136,7 +136,7 @@ def upload_limit(fields: Mapping[str, str], cap: int) -> int:
     return min(cap, purpose.max_size)
 
 
-def retrieve(session: Session, scope: Scope, file_id: str, expand: list[str]) -> FileView:
+def retrieve(session: Executor, scope: Scope, file_id: str, expand: list[str]) -> FileView:
     expansions(expand, EXPANDABLE, on_list=False)
     return _view(session, scope, _get(session, scope, file_id))
 
@@ -147,7 +147,7 @@ class FileListView:
     links: dict[str, Page]
 
 
-def list_files(session: Session, scope: Scope, params: ListFilesParams) -> FileListView:
+def list_files(session: Executor, scope: Scope, params: ListFilesParams) -> FileListView:
     expansions(params.expand, EXPANDABLE, on_list=True)
     conditions = repository.created_filter(files, params.created)
     if params.purpose is not None:
@@ -159,7 +159,7 @@ def list_files(session: Session, scope: Scope, params: ListFilesParams) -> FileL
     return FileListView(page=page, links=links)
 
 
-def for_download(session: Session, scope: Scope, file_id: str, *, now: int) -> Row[Any]:
+def for_download(session: Executor, scope: Scope, file_id: str, *, now: int) -> Row[Any]:
     """The file whose contents the caller may read with their secret key."""
     file = _get(session, scope, file_id)
     if file.expires_at is not None and file.expires_at <= now:
@@ -172,14 +172,14 @@ def for_download(session: Session, scope: Scope, file_id: str, *, now: int) -> R
     return file
 
 
-def _get(session: Session, scope: Scope, file_id: str) -> Row[Any]:
+def _get(session: Executor, scope: Scope, file_id: str) -> Row[Any]:
     file = repository.get_file(session, scope, file_id)
     if file is None:
         raise ResourceMissing.for_object("file", file_id, param="id")
     return file
 
 
-def _view(session: Session, scope: Scope, file: Row[Any]) -> FileView:
+def _view(session: Executor, scope: Scope, file: Row[Any]) -> FileView:
     pages = repository.links_for_files(session, scope, [file.id], file_links.EMBEDDED_LINKS)
     return FileView(file=file, links=pages[file.id])
 
@@ -196,7 +196,7 @@ class Sweep:
 SWEEP_BATCH = 500
 
 
-def sweep_orphans(session: Session, storage: Storage, *, grace_seconds: float) -> Sweep:
+def sweep_orphans(session: Executor, storage: Storage, *, grace_seconds: float) -> Sweep:
     """Remove contents no row refers to, and interrupted uploads; run by `serve` at start.
 
     Only those older than `grace_seconds`: another replica sharing the data dir may have just

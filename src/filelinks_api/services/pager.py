@@ -6,16 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Table
-from sqlalchemy.orm import Session
 
 from filelinks_api import repository
 from filelinks_api.errors import ResourceMissing
-from filelinks_api.repository import CursorNotFound, Page, Scope
+from filelinks_api.repository import CursorNotFound, Executor, Page, Scope
 from filelinks_api.wire.params import ListParams
 
 
 def list_page(
-    session: Session,
+    session: Executor,
     table: Table,
     scope: Scope,
     conditions: list[Any],
