@@ -116,7 +116,9 @@ class Database:
             writer=sessionmaker(write_engine, expire_on_commit=False),
         )
 
-    async def begin_write(self, session: Session) -> None:
+    async def begin_write(
+        self, session: Session, *, timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000
+    ) -> None:
         """Begin `session`'s transaction holding SQLite's write lock, without blocking the
         event loop while another process holds it.
 
@@ -124,14 +126,14 @@ class Database:
         stopped: with two workers, one writer froze every request of the other worker for
         milliseconds (42% of samples in a write profile). Here BEGIN IMMEDIATE fails at once
         instead, and is retried after an `asyncio.sleep` while the worker serves other
-        requests, for up to the busy timeout; then the lock timeout (429) as before.
+        requests, for up to `timeout`; then the lock timeout (429), as before.
         PostgreSQL takes row locks inside its statements: nothing to do. Nor for a session
         bound to a connection whose owner runs the transaction (the tests' session).
         """
         if self.engine.dialect.name != "sqlite" or not isinstance(session.get_bind(), Engine):
             return
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        deadline = loop.time() + timeout
         delay = 0.0002
         while True:
             try:
