@@ -46,7 +46,6 @@ async def upload(model: type[CreateFileParams], context: Context) -> Response:
     """Stream the multipart body to staging, then check it, store it and answer."""
     request, runtime = context.request, context.runtime
     settings, storage = runtime.settings, runtime.storage
-    # The session begins its transaction (the SQLite write lock) only once the body is in.
     with runtime.sessions(True) as session, idempotent(context, session, None) as idem:
         if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
             raise InvalidRequestError(INVALID_BODY)
@@ -59,14 +58,12 @@ async def upload(model: type[CreateFileParams], context: Context) -> Response:
         )
         # storage.stage made the sink, so it is a StagedFile
         staged = cast(StagedFile, form.file.sink) if form.file else None
-        view = None
+        prepared = None
         try:
             fields = {**query, **form.fields}
             params = parse(model, fields)
-            await runtime.db.begin_write(session)
             idem.validated(fields, staged.sha256() if staged is not None else None)
-            view = files.create(
-                session,
+            prepared = files.prepare(
                 context.scope,
                 params,
                 staged,
@@ -75,13 +72,16 @@ async def upload(model: type[CreateFileParams], context: Context) -> Response:
                 publishable=context.caller.publishable,
                 now=context.now,
             )
+            # Only now the write lock: not while the bytes were checked and synced.
+            await runtime.db.begin_write(session)
+            view = files.record(session, context.scope, prepared, now=context.now)
             content = render_file(view.file, view.links, now=context.now, base_url=context.base_url)
             return respond(session, idem, content)
         except BaseException:
             if staged is not None:
                 staged.discard()
-            if view is not None:  # bytes were moved into place but the row did not commit
-                storage.delete(view.file.id)
+            if prepared is not None:  # bytes were moved into place but the row did not commit
+                storage.delete(prepared.row["id"])
             raise
 
 

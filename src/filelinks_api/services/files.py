@@ -41,8 +41,15 @@ class FileView:
     links: Page
 
 
-def create(
-    session: Session,
+@dataclass
+class Prepared:
+    """An upload that passed every check, its bytes in place: the row still to be added."""
+
+    row: dict[str, Any]
+    link: tuple[int | None, dict[str, str] | None] | None  # (expires_at, metadata) to create
+
+
+def prepare(
     scope: Scope,
     params: CreateFileParams,
     staged: StagedFile | None,
@@ -51,8 +58,9 @@ def create(
     *,
     publishable: bool,
     now: int,
-) -> FileView:
-    """Check the upload, move its bytes into place, add the row (and link); flushes."""
+) -> Prepared:
+    """Check the upload and move its bytes into place; no database work, so a writer need
+    not hold the lock while the bytes are checked and synced (see `record`)."""
     expansions(params.expand, EXPANDABLE, on_list=False)
     if staged is None:
         raise InvalidRequestError(
@@ -96,30 +104,30 @@ def create(
 
     file_id = ids.file_id()
     storage.commit(staged, file_id)  # bytes in place before the row can commit
-    file = repository.insert_file(
-        session,
-        {
-            "id": file_id,
-            "account": scope.account,
-            "livemode": scope.livemode,
-            "created": now,
-            "expires_at": expires_at(purpose.name, now),
-            "filename": filename or file_id,
-            "purpose": purpose.name,
-            "size": staged.size,
-            "title": None,
-            "type": kind,
-            "sha256": staged.sha256(),
-        },
-    )
-    if make_link and link_data is not None:
+    row = {
+        "id": file_id,
+        "account": scope.account,
+        "livemode": scope.livemode,
+        "created": now,
+        "expires_at": expires_at(purpose.name, now),
+        "filename": filename or file_id,
+        "purpose": purpose.name,
+        "size": staged.size,
+        "title": None,
+        "type": kind,
+        "sha256": staged.sha256(),
+    }
+    link = (link_expires_at, link_data.metadata) if make_link and link_data is not None else None
+    return Prepared(row=row, link=link)
+
+
+def record(session: Session, scope: Scope, prepared: Prepared, *, now: int) -> FileView:
+    """Add the prepared file's row (and its link); the caller commits."""
+    file = repository.insert_file(session, prepared.row)
+    if prepared.link is not None:
+        link_expires_at, metadata = prepared.link
         file_links.insert(
-            session,
-            scope,
-            file,
-            expires_at=link_expires_at,
-            metadata=link_data.metadata,
-            now=now,
+            session, scope, file, expires_at=link_expires_at, metadata=metadata, now=now
         )
     return _view(session, scope, file)
 
