@@ -130,11 +130,11 @@ def explain(database: Database, call: Callable[[], Any]) -> list[str]:
         if statement.lstrip().upper().startswith("SELECT"):
             captured.append((statement, parameters))
 
-    event.listen(database.engine, "before_cursor_execute", capture)
+    event.listen(database.read_engine, "before_cursor_execute", capture)
     try:
         call()
     finally:
-        event.remove(database.engine, "before_cursor_execute", capture)
+        event.remove(database.read_engine, "before_cursor_execute", capture)
     sqlite = database.engine.dialect.name == "sqlite"
     out = []
     with database.engine.connect() as connection:

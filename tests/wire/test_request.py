@@ -16,6 +16,7 @@ from filelinks_api.wire.envelope import StripeJSON, install_handlers
 from filelinks_api.wire.request import (
     Caller,
     authenticate,
+    base_url,
     extract_key,
     mask_key,
     read_multipart,
@@ -459,3 +460,49 @@ class TestReadMultipart:
         body, headers = multipart(field("a", "1"), field("a[b]", "2"), file_part(b"data"))
         error_body(wire_client.post("/upload", content=body, headers=headers), 400)
         assert sinks[0].discarded
+
+
+class TestBaseUrl:
+    @pytest.mark.parametrize(
+        ("scope", "want"),
+        [
+            ({"headers": [(b"host", b"127.0.0.1:12111")]}, "http://127.0.0.1:12111"),
+            (
+                {"headers": [(b"host", b"files.example.test")], "scheme": "https"},
+                "https://files.example.test",
+            ),
+            ({"headers": [], "server": ("10.0.0.5", 80)}, "http://10.0.0.5"),
+            ({"headers": [], "server": ("10.0.0.5", 8080)}, "http://10.0.0.5:8080"),
+            ({"headers": [(b"host", b"h:1")], "root_path": "/stripe"}, "http://h:1/stripe"),
+        ],
+    )
+    def test_matches_the_request_base_url(self, scope: dict[str, Any], want: str) -> None:
+        full = {
+            "type": "http",
+            "scheme": "http",
+            "server": ("127.0.0.1", 8000),
+            "path": "/v1/x",
+            "query_string": b"",
+            "root_path": "",
+            **scope,
+        }
+        request = Request(full)
+
+        assert base_url(request) == want == str(Request(full).base_url).rstrip("/")
+
+    def test_each_host_gets_its_own_answer(self) -> None:
+        def request(host: bytes) -> Request:
+            return Request(
+                {
+                    "type": "http",
+                    "scheme": "http",
+                    "server": None,
+                    "path": "/",
+                    "query_string": b"",
+                    "root_path": "",
+                    "headers": [(b"host", host)],
+                }
+            )
+
+        assert base_url(request(b"a.test")) == "http://a.test"
+        assert base_url(request(b"b.test:81")) == "http://b.test:81"

@@ -23,7 +23,7 @@ from filelinks_api.repository import Executor, Scope
 from filelinks_api.services.controls import ClockBook
 from filelinks_api.storage import LocalStorage
 from filelinks_api.wire.params import StripeParams, parse
-from filelinks_api.wire.request import Caller, authenticate, read_params
+from filelinks_api.wire.request import Caller, authenticate, base_url, read_params
 
 SessionFactory = Callable[[bool], AbstractContextManager[Any]]
 
@@ -36,9 +36,9 @@ class Runtime:
     db: Database
     storage: LocalStorage
     clocks: ClockBook
-    # write -> a Session for writes (it begins with the write lock on SQLite, BEGIN
-    # IMMEDIATE), else a Connection for autocommit reads; each closes on exit. Tests swap in
-    # their rolled-back session.
+    # write -> a Session for writes (Context.writing begins it, on SQLite with the write
+    # lock), else a Connection for autocommit reads; each closes on exit. Tests swap in their
+    # rolled-back session.
     sessions: SessionFactory
 
     @classmethod
@@ -66,7 +66,7 @@ class Context:
     def base_url(self) -> str:
         if self._base_url is None:
             public = self.runtime.settings.public_url
-            self._base_url = public or str(self.request.base_url).rstrip("/")
+            self._base_url = public or base_url(self.request)
         return self._base_url
 
     def reading(self) -> AbstractContextManager[Executor]:

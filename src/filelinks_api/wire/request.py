@@ -12,12 +12,13 @@ import hmac
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 from python_multipart import MultipartParser
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartState, parse_options_header
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 
 from filelinks_api.errors import (
     AuthenticationError,
@@ -126,11 +127,6 @@ def publishable_key_refused() -> AuthenticationError:
     return AuthenticationError(PUBLISHABLE_KEY, code="secret_key_required")
 
 
-def require_secret_key(caller: Caller) -> None:
-    if caller.publishable:
-        raise publishable_key_refused()
-
-
 def _lookup_constant_time(key: str, api_keys: dict[str, str]) -> str | None:
     """Compare against every configured key, always, so timing reveals nothing."""
     found: str | None = None
@@ -139,6 +135,36 @@ def _lookup_constant_time(key: str, api_keys: dict[str, str]) -> str | None:
         if hmac.compare_digest(candidate, known.encode()):
             found = account
     return found
+
+
+def base_url(request: Request) -> str:
+    """Where this server is reached, as the client addressed it (for link URLs).
+
+    Starlette builds a URL object for it on every request; the answer only depends on the
+    scheme, server, Host header and root path, so it is kept for the few a server sees."""
+    scope = request.scope
+    server = scope.get("server")
+    return _base_url(
+        scope.get("scheme", "http"),
+        tuple(server) if server else None,
+        request.headers.get("host"),
+        scope.get("app_root_path", scope.get("root_path", "")),
+    )
+
+
+@lru_cache(maxsize=256)
+def _base_url(scheme: str, server: tuple[str, int] | None, host: str | None, root_path: str) -> str:
+    headers = [(b"host", host.encode("latin-1"))] if host is not None else []
+    scope = {
+        "type": "http",
+        "scheme": scheme,
+        "server": server,
+        "path": "/",
+        "root_path": root_path,
+        "query_string": b"",
+        "headers": headers,
+    }
+    return str(HTTPConnection(scope).base_url).rstrip("/")
 
 
 # --- parameters -------------------------------------------------------------------------
