@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeAlias
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -17,6 +19,10 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
 )
+
+# A row as the repository returns it, read by attribute (`link.expires_at`): SQLAlchemy's Row,
+# or the named tuple of a compiled lookup (repository._Lookup).
+Record: TypeAlias = Any
 
 # Stable constraint names on both engines, so migrations can refer to them.
 metadata = MetaData(

@@ -7,6 +7,7 @@ Lists are newest first, ordered by (created, seq): `seq` is monotonic, so object
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -14,7 +15,6 @@ from typing import Any, TypeAlias
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Row,
     Table,
     and_,
     bindparam,
@@ -25,9 +25,10 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from filelinks_api.models import account_clocks, file_links, files, idempotency_keys
+from filelinks_api.models import Record, account_clocks, file_links, files, idempotency_keys
 
 # What the functions here run their SQL on: a write session, or a connection for reads.
 Executor: TypeAlias = Session | Connection
@@ -41,7 +42,7 @@ class Scope:
 
 @dataclass
 class Page:
-    rows: Sequence[Row[Any]]
+    rows: Sequence[Record]
     has_more: bool
 
 
@@ -62,19 +63,90 @@ def _scoped(table: Table, scope: Scope) -> ColumnElement[bool]:
     return and_(table.c.account == scope.account, table.c.livemode == scope.livemode)
 
 
-def _by_scope_and(table: Table, column: str) -> Any:
-    """A lookup built once (building a select costs more than running it on the hot path)."""
-    return select(table).where(
-        table.c.account == bindparam("account"),
-        table.c.livemode == bindparam("livemode"),
-        table.c[column] == bindparam("value"),
+class _Lookup:
+    """A one-row SELECT built and compiled once per dialect, run on the driver's own cursor.
+
+    For a lookup by a unique key, SQLAlchemy's execution path (execution context, cursor
+    result, Row) costs more than the query: inside a request, a retrieve's read took about
+    110 µs through `Connection.execute` and 63 µs this way (SQLite; the query alone is 7).
+    Values still pass through the column types' own result processors (SQLite's booleans,
+    JSON), into a named tuple read by attribute as a Row is. DBAPI errors are wrapped as
+    SQLAlchemy's, and a dropped connection is invalidated, as `execute` would.
+    """
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        names = [column.name for column in statement.selected_columns]
+        self.record: Any = namedtuple(f"{statement.get_final_froms()[0].name}_row", names)  # type: ignore[misc]
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+        self._converters: dict[str, list[Any]] = {}
+
+    def _compile(self, dialect: Any) -> tuple[str, tuple[str, ...] | None]:
+        compiled = self.statement.compile(dialect=dialect)
+        order = tuple(compiled.positiontup) if compiled.positional else None
+        return compiled.string, order
+
+    def _processors(self, dialect: Any, description: Any) -> list[Any]:
+        # Some processors depend on the type the driver reports (PostgreSQL numerics).
+        return [
+            column.type.dialect_impl(dialect).result_processor(dialect, described[1])
+            for column, described in zip(self.statement.selected_columns, description, strict=True)
+        ]
+
+    def first(self, executor: Executor, params: dict[str, Any]) -> Record | None:
+        connection = executor.connection() if isinstance(executor, Session) else executor
+        dialect = connection.dialect
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            compiled = self._compiled[dialect.name] = self._compile(dialect)
+        sql, order = compiled
+        bound = tuple(params[name] for name in order) if order is not None else params
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(sql, bound)
+            row = cursor.fetchone()
+            processors = self._converters.get(dialect.name)
+            if processors is None:
+                processors = self._processors(dialect, cursor.description)
+                self._converters[dialect.name] = processors
+        except dialect.loaded_dbapi.Error as exc:
+            invalidated = dialect.is_disconnect(exc, connection.connection, cursor)
+            if invalidated:
+                connection.invalidate(exc)
+            raise DBAPIError.instance(
+                sql,
+                bound,
+                exc,
+                dialect.loaded_dbapi.Error,
+                connection_invalidated=invalidated,
+                dialect=dialect,
+            ) from exc
+        finally:
+            cursor.close()
+        if row is None:
+            return None
+        return self.record._make(
+            value if process is None else process(value)
+            for process, value in zip(processors, row, strict=True)
+        )
+
+
+def _by_scope_and(table: Table, column: str) -> _Lookup:
+    return _Lookup(
+        select(table).where(
+            table.c.account == bindparam("account"),
+            table.c.livemode == bindparam("livemode"),
+            table.c[column] == bindparam("value"),
+        )
     )
 
 
 _GET_FILE = _by_scope_and(files, "id")
 _GET_FILE_LINK = _by_scope_and(file_links, "id")
-_GET_FILE_LINK_FOR_UPDATE = _GET_FILE_LINK.with_for_update()
-_GET_FILE_LINK_BY_TOKEN = select(file_links).where(file_links.c.token == bindparam("token"))
+_GET_FILE_LINK_FOR_UPDATE = _Lookup(_GET_FILE_LINK.statement.with_for_update())
+_GET_FILE_LINK_BY_TOKEN = _Lookup(
+    select(file_links).where(file_links.c.token == bindparam("token"))
+)
 _GET_IDEMPOTENCY_KEY = _by_scope_and(idempotency_keys, "key")
 # Inserts and updates take their columns from the parameters they are executed with.
 _INSERT_FILE = insert(files).returning(*files.c)
@@ -88,9 +160,10 @@ _UPDATE_IDEMPOTENCY_KEY = update(idempotency_keys).where(
 )
 
 
-def _lookup(session: Executor, statement: Any, scope: Scope, value: str) -> Row[Any] | None:
-    params = {"account": scope.account, "livemode": scope.livemode, "value": value}
-    return session.execute(statement, params).first()
+def _lookup(session: Executor, lookup: _Lookup, scope: Scope, value: str) -> Record | None:
+    return lookup.first(
+        session, {"account": scope.account, "livemode": scope.livemode, "value": value}
+    )
 
 
 def created_filter(table: Table, created: int | Mapping[str, int] | None) -> list[Any]:
@@ -152,18 +225,18 @@ def page(
 # --- files ----------------------------------------------------------------------------------
 
 
-def insert_file(session: Executor, values: dict[str, Any]) -> Row[Any]:
+def insert_file(session: Executor, values: dict[str, Any]) -> Record:
     """The new row, as stored (RETURNING: no second query)."""
     return session.execute(_INSERT_FILE, values).one()
 
 
-def get_file(session: Executor, scope: Scope, file_id: str) -> Row[Any] | None:
+def get_file(session: Executor, scope: Scope, file_id: str) -> Record | None:
     if not _storable(file_id):
         return None
     return _lookup(session, _GET_FILE, scope, file_id)
 
 
-def get_files(session: Executor, scope: Scope, file_ids: set[str]) -> dict[str, Row[Any]]:
+def get_files(session: Executor, scope: Scope, file_ids: set[str]) -> dict[str, Record]:
     if not file_ids:
         return {}
     rows = session.execute(select(files).where(_scoped(files, scope), files.c.id.in_(file_ids)))
@@ -173,27 +246,27 @@ def get_files(session: Executor, scope: Scope, file_ids: set[str]) -> dict[str, 
 # --- file links -----------------------------------------------------------------------------
 
 
-def insert_file_link(session: Executor, values: dict[str, Any]) -> Row[Any]:
+def insert_file_link(session: Executor, values: dict[str, Any]) -> Record:
     """The new row, as stored (RETURNING: no second query)."""
     return session.execute(_INSERT_FILE_LINK, values).one()
 
 
 def get_file_link(
     session: Executor, scope: Scope, link_id: str, *, for_update: bool = False
-) -> Row[Any] | None:
+) -> Record | None:
     if not _storable(link_id):
         return None
     statement = _GET_FILE_LINK_FOR_UPDATE if for_update else _GET_FILE_LINK
     return _lookup(session, statement, scope, link_id)
 
 
-def get_file_link_by_token(session: Executor, token: str) -> Row[Any] | None:
+def get_file_link_by_token(session: Executor, token: str) -> Record | None:
     if not _storable(token):
         return None
-    return session.execute(_GET_FILE_LINK_BY_TOKEN, {"token": token}).first()
+    return _GET_FILE_LINK_BY_TOKEN.first(session, {"token": token})
 
 
-def update_file_link(session: Executor, seq: int, values: dict[str, Any]) -> Row[Any]:
+def update_file_link(session: Executor, seq: int, values: dict[str, Any]) -> Record:
     """The updated row (RETURNING: no second query)."""
     return session.execute(_UPDATE_FILE_LINK, {"row_seq": seq, **values}).one()
 
@@ -228,7 +301,7 @@ def links_for_files(
 # --- idempotency keys -----------------------------------------------------------------------
 
 
-def get_idempotency_key(session: Executor, scope: Scope, key: str) -> Row[Any] | None:
+def get_idempotency_key(session: Executor, scope: Scope, key: str) -> Record | None:
     return _lookup(session, _GET_IDEMPOTENCY_KEY, scope, key)
 
 
@@ -276,7 +349,7 @@ def prune_idempotency_keys(session: Executor, created_before: int) -> int:
 # --- emulator controls ------------------------------------------------------------------------
 
 
-def all_account_clocks(session: Executor) -> Sequence[Row[Any]]:
+def all_account_clocks(session: Executor) -> Sequence[Record]:
     return session.execute(select(account_clocks)).all()
 
 

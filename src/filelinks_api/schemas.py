@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator
-from sqlalchemy import Row
 
+from filelinks_api.models import Record
 from filelinks_api.purposes import ALL_PURPOSES, PURPOSES, UPLOAD_PURPOSES
 from filelinks_api.wire.params import (
     Bool,
@@ -159,7 +159,7 @@ class ErrorEnvelope(BaseModel):
 
 
 def to_stripe_link(
-    link: Row[Any], *, now: int, base_url: str, file: dict[str, Any] | None = None
+    link: Record, *, now: int, base_url: str, file: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     expires_at = link.expires_at
     return {
@@ -176,7 +176,7 @@ def to_stripe_link(
 
 
 def to_stripe_file(
-    file: Row[Any],
+    file: Record,
     *,
     links: list[dict[str, Any]],
     links_have_more: bool,
@@ -203,7 +203,7 @@ def to_stripe_file(
     }
 
 
-def render_file(file: Row[Any], links: Page, *, now: int, base_url: str) -> dict[str, Any]:
+def render_file(file: Record, links: Page, *, now: int, base_url: str) -> dict[str, Any]:
     return to_stripe_file(
         file,
         links=[to_stripe_link(link, now=now, base_url=base_url) for link in links.rows],
@@ -214,11 +214,11 @@ def render_file(file: Row[Any], links: Page, *, now: int, base_url: str) -> dict
 
 
 def render_link(
-    link: Row[Any],
+    link: Record,
     *,
     now: int,
     base_url: str,
-    file: Row[Any] | None = None,
+    file: Record | None = None,
     file_links: Page | None = None,
 ) -> dict[str, Any]:
     expanded = None

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
-from sqlalchemy import Row
 from starlette.responses import Response, StreamingResponse
 
+from filelinks_api.models import Record
 from filelinks_api.storage import Storage
 
 MIME_TYPES = {
@@ -69,14 +68,14 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
     return start, end
 
 
-def _download_name(file: Row[Any]) -> str:
+def _download_name(file: Record) -> str:
     # A file uploaded without a name is named after its id; a public link need not show it.
     if not file.filename or file.filename == file.id:
         return f"file.{file.type}" if file.type else "file"
     return str(file.filename)
 
 
-def stream_file(request: Request, file: Row[Any], storage: Storage) -> Response:
+def stream_file(request: Request, file: Record, storage: Storage) -> Response:
     size = file.size
     headers = {
         "Content-Type": MIME_TYPES.get(file.type or "", "application/octet-stream"),

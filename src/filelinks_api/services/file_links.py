@@ -15,12 +15,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from filelinks_api import ids, repository
 from filelinks_api.errors import InvalidRequestError, ResourceMissing
-from filelinks_api.models import file_links
+from filelinks_api.models import Record, file_links
 from filelinks_api.purposes import LINKABLE_PURPOSES
 from filelinks_api.repository import Executor, Page, Scope
 from filelinks_api.schemas import CreateFileLinkParams, ListFileLinksParams, UpdateFileLinkParams
@@ -33,8 +32,8 @@ FUTURE_TIMESTAMP = "Invalid timestamp: must be an integer Unix timestamp in the 
 
 @dataclass
 class LinkView:
-    link: Row[Any]
-    file: Row[Any] | None = None  # set when `file` is expanded
+    link: Record
+    file: Record | None = None  # set when `file` is expanded
     file_links: Page | None = None
 
 
@@ -47,12 +46,12 @@ def check_future(expires_at: int | None, now: int, param: str) -> int | None:
 def insert(
     session: Session,
     scope: Scope,
-    file: Row[Any],
+    file: Record,
     *,
     expires_at: int | None,
     metadata: dict[str, str] | None,
     now: int,
-) -> Row[Any]:
+) -> Record:
     """Add a link to `file` (already checked to be linkable); returns its row."""
     return repository.insert_file_link(
         session,
@@ -132,7 +131,7 @@ def merge_metadata(current: dict[str, str], update: dict[str, str] | None) -> di
 @dataclass
 class LinkListView:
     page: Page
-    files: dict[str, Row[Any]]
+    files: dict[str, Record]
     file_links: dict[str, Page]
 
 
@@ -147,7 +146,7 @@ def list_links(
     if params.file is not None:
         conditions.append(file_links.c.file == params.file)
     page = list_page(session, file_links, scope, conditions, params, kind="file_link")
-    files: dict[str, Row[Any]] = {}
+    files: dict[str, Record] = {}
     links: dict[str, Page] = {}
     if "file" in expand:
         files = repository.get_files(session, scope, {row.file for row in page.rows})
@@ -155,7 +154,7 @@ def list_links(
     return LinkListView(page=page, files=files, file_links=links)
 
 
-def public_file(session: Executor, token: str, *, now: Callable[[Scope], int]) -> Row[Any] | None:
+def public_file(session: Executor, token: str, *, now: Callable[[Scope], int]) -> Record | None:
     """The file behind a public link token, or None once the link (or its file) has expired.
 
     `now` gives the time of the account owning the link (its test clock may be moved)."""
@@ -175,14 +174,14 @@ def public_file(session: Executor, token: str, *, now: Callable[[Scope], int]) -
 EMBEDDED_LINKS = 10  # the first page of `file.links`, as a default-sized list
 
 
-def _get(session: Executor, scope: Scope, link_id: str, *, for_update: bool = False) -> Row[Any]:
+def _get(session: Executor, scope: Scope, link_id: str, *, for_update: bool = False) -> Record:
     link = repository.get_file_link(session, scope, link_id, for_update=for_update)
     if link is None:
         raise ResourceMissing.for_object("file_link", link_id, param="id")
     return link
 
 
-def _view(session: Executor, scope: Scope, link: Row[Any], expand: frozenset[str]) -> LinkView:
+def _view(session: Executor, scope: Scope, link: Record, expand: frozenset[str]) -> LinkView:
     if "file" not in expand:
         return LinkView(link)
     file = repository.get_file(session, scope, link.file)

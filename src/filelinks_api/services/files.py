@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from filelinks_api import ids, repository
 from filelinks_api.errors import InvalidRequestError, ResourceMissing
-from filelinks_api.models import files
+from filelinks_api.models import Record, files
 from filelinks_api.purposes import LINK_ON_UPLOAD_PURPOSES, PURPOSES, expires_at
 from filelinks_api.repository import Executor, Page, Scope
 from filelinks_api.schemas import CreateFileParams, ListFilesParams
@@ -37,7 +36,7 @@ EXPANDABLE: Mapping[str, Any] = {"links": {}}
 
 @dataclass
 class FileView:
-    file: Row[Any]
+    file: Record
     links: Page
 
 
@@ -167,7 +166,7 @@ def list_files(session: Executor, scope: Scope, params: ListFilesParams) -> File
     return FileListView(page=page, links=links)
 
 
-def for_download(session: Executor, scope: Scope, file_id: str, *, now: int) -> Row[Any]:
+def for_download(session: Executor, scope: Scope, file_id: str, *, now: int) -> Record:
     """The file whose contents the caller may read with their secret key."""
     file = _get(session, scope, file_id)
     if file.expires_at is not None and file.expires_at <= now:
@@ -180,14 +179,14 @@ def for_download(session: Executor, scope: Scope, file_id: str, *, now: int) -> 
     return file
 
 
-def _get(session: Executor, scope: Scope, file_id: str) -> Row[Any]:
+def _get(session: Executor, scope: Scope, file_id: str) -> Record:
     file = repository.get_file(session, scope, file_id)
     if file is None:
         raise ResourceMissing.for_object("file", file_id, param="id")
     return file
 
 
-def _view(session: Executor, scope: Scope, file: Row[Any]) -> FileView:
+def _view(session: Executor, scope: Scope, file: Record) -> FileView:
     pages = repository.links_for_files(session, scope, [file.id], file_links.EMBEDDED_LINKS)
     return FileView(file=file, links=pages[file.id])
 

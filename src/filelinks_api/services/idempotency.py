@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from filelinks_api import repository
 from filelinks_api.errors import IdempotencyError, InvalidRequestError
+from filelinks_api.models import Record
 from filelinks_api.repository import Scope
 
 MAX_KEY_LENGTH = 255
@@ -121,7 +121,7 @@ def claim(
 
 def _judge(
     session: Session,
-    existing: Row[Any],
+    existing: Record,
     key: str,
     endpoint: str,
     params_digest: str | None,
@@ -147,7 +147,7 @@ def _judge(
     return compare(existing, key, params_digest)
 
 
-def compare(existing: Row[Any], key: str, params_digest: str) -> Stored:
+def compare(existing: Record, key: str, params_digest: str) -> Stored:
     if existing.digest is not None and existing.digest != params_digest:
         raise IdempotencyError(
             "Keys for idempotent requests can only be used with the same parameters they were"
@@ -178,7 +178,7 @@ def store(
     repository.update_idempotency_key(session, claim.seq, values)
 
 
-def lookup(session: Session, scope: Scope, key: str) -> Row[Any]:
+def lookup(session: Session, scope: Scope, key: str) -> Record:
     existing = repository.get_idempotency_key(session, scope, key)
     if existing is None:  # pruned between the claim and now: nothing to replay
         raise InvalidRequestError(f"The idempotency key '{key}' expired; retry the request.")
