@@ -29,6 +29,7 @@ import common
 import seed_bulk
 from sqlalchemy import event, select, text
 
+from filelinks_api import repository
 from filelinks_api.config import normalize_database_url
 from filelinks_api.db import Database
 from filelinks_api.models import file_links
@@ -130,10 +131,22 @@ def explain(database: Database, call: Callable[[], Any]) -> list[str]:
         if statement.lstrip().upper().startswith("SELECT"):
             captured.append((statement, parameters))
 
+    # One-row lookups run on the driver's cursor, past SQLAlchemy's events: record them too.
+    run_lookup = repository._Lookup.first
+    dialect_name = database.read_engine.dialect.name
+
+    def recording(lookup: Any, executor: Any, params: dict[str, Any]) -> Any:
+        row = run_lookup(lookup, executor, params)
+        sql, order = lookup._compiled[dialect_name]
+        captured.append((sql, tuple(params[n] for n in order) if order else params))
+        return row
+
     event.listen(database.read_engine, "before_cursor_execute", capture)
+    repository._Lookup.first = recording  # type: ignore[method-assign]
     try:
         call()
     finally:
+        repository._Lookup.first = run_lookup  # type: ignore[method-assign]
         event.remove(database.read_engine, "before_cursor_execute", capture)
     sqlite = database.engine.dialect.name == "sqlite"
     out = []
