@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from filelinks_api.db import Database, is_lock_timeout, migrate
 
@@ -114,3 +115,107 @@ class TestBeginWrite:
 
         assert asyncio.run(scenario()) == 1
         holder.close()
+
+
+class TestWritesThroughTheApp:
+    """A POST with an Idempotency-Key commits its claim first, then begins its work: that
+    second transaction must also wait for the lock without stopping the worker."""
+
+    def test_the_work_after_the_claim_waits_without_blocking(self, tmp_path: Path) -> None:
+        from sqlalchemy import event
+
+        from filelinks_api import ids, repository
+        from filelinks_api.app import create_app
+        from filelinks_api.config import Settings
+
+        settings = Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
+        settings.data_dir.mkdir()
+        migrate(settings.resolved_database_url)
+        app = create_app(settings)
+        runtime = app.state.runtime
+        key = "sk_test_" + "w" * 24
+        with runtime.db.writer() as session:
+            file = repository.insert_file(
+                session,
+                {
+                    "id": ids.file_id(),
+                    "account": ids.account_for_key(key),
+                    "livemode": False,
+                    "created": 1_800_000_000,
+                    "expires_at": None,
+                    "filename": "a.pdf",
+                    "purpose": "dispute_evidence",
+                    "size": 1,
+                    "title": None,
+                    "type": "pdf",
+                    "sha256": "0" * 64,
+                },
+            )
+            session.commit()
+        db_path = settings.data_dir / "filelinks.db"
+        holder = sqlite3.connect(db_path, isolation_level=None)
+        held: list[float] = []
+
+        def take_the_lock_once(_session: Session) -> None:
+            # Right after the claim commits, "another process" starts writing for 200 ms.
+            if not held:
+                holder.execute("BEGIN IMMEDIATE")
+                held.append(time.monotonic())
+                asyncio.get_running_loop().call_later(0.2, holder.execute, "COMMIT")
+
+        event.listen(runtime.db.writer, "after_commit", take_the_lock_once)
+        ticks = 0
+        status = 0
+        body = f"file={file.id}".encode()
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.001)
+
+        async def post() -> None:
+            nonlocal status
+
+            async def receive() -> dict[str, object]:
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            async def send(message: dict[str, object]) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = int(message["status"])  # type: ignore[call-overload]
+
+            headers = [
+                (b"host", b"test"),
+                (b"authorization", f"Bearer {key}".encode()),
+                (b"idempotency-key", b"k-1"),
+                (b"content-type", b"application/x-www-form-urlencoded"),
+                (b"content-length", str(len(body)).encode()),
+            ]
+            scope = {
+                "type": "http",
+                "http_version": "1.1",
+                "method": "POST",
+                "scheme": "http",
+                "path": "/v1/file_links",
+                "raw_path": b"/v1/file_links",
+                "query_string": b"",
+                "root_path": "",
+                "headers": headers,
+                "client": ("127.0.0.1", 1),
+                "server": ("127.0.0.1", 80),
+            }
+            await app(scope, receive, send)
+
+        async def scenario() -> None:
+            background = asyncio.create_task(ticker())
+            await post()
+            background.cancel()
+
+        asyncio.run(scenario())
+        runtime.db.dispose()
+        holder.close()
+
+        assert held  # the lock was taken between the claim and the work
+        assert status == 200
+        assert ticks >= 50  # the worker kept running while the work waited for the lock

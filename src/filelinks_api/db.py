@@ -128,9 +128,14 @@ class Database:
         instead, and is retried after an `asyncio.sleep` while the worker serves other
         requests, for up to `timeout`; then the lock timeout (429), as before.
         PostgreSQL takes row locks inside its statements: nothing to do. Nor for a session
-        bound to a connection whose owner runs the transaction (the tests' session).
+        already in its transaction, or bound to a connection whose owner runs the transaction
+        (the tests' session).
         """
-        if self.engine.dialect.name != "sqlite" or not isinstance(session.get_bind(), Engine):
+        if (
+            self.engine.dialect.name != "sqlite"
+            or session.in_transaction()
+            or not isinstance(session.get_bind(), Engine)
+        ):
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

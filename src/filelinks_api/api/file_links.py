@@ -44,10 +44,9 @@ def _content(view: LinkView, call: Context) -> dict[str, Any]:
 async def create_file_link(
     call: Annotated[Call[CreateFileLinkParams], Depends(call_of(CreateFileLinkParams))],
 ) -> Response:
-    async with call.writing() as session:
-        with idempotent(call, session, call.data) as idem:
-            view = file_links.create(session, call.scope, call.params, now=call.now)
-            return respond(session, idem, _content(view, call))
+    async with call.writing() as session, idempotent(call, session, call.data) as idem:
+        view = file_links.create(session, call.scope, call.params, now=call.now)
+        return respond(session, idem, _content(view, call))
 
 
 @router.get(
@@ -72,10 +71,9 @@ async def update_file_link(
     link_id: str,
     call: Annotated[Call[UpdateFileLinkParams], Depends(call_of(UpdateFileLinkParams))],
 ) -> Response:
-    async with call.writing() as session:
-        with idempotent(call, session, call.data) as idem:
-            view = file_links.update(session, call.scope, link_id, call.params, now=call.now)
-            return respond(session, idem, _content(view, call))
+    async with call.writing() as session, idempotent(call, session, call.data) as idem:
+        view = file_links.update(session, call.scope, link_id, call.params, now=call.now)
+        return respond(session, idem, _content(view, call))
 
 
 @router.get(

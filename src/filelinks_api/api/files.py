@@ -46,43 +46,47 @@ async def upload(model: type[CreateFileParams], context: Context) -> Response:
     """Stream the multipart body to staging, then check it, store it and answer."""
     request, runtime = context.request, context.runtime
     settings, storage = runtime.settings, runtime.storage
-    with runtime.sessions(True) as session, idempotent(context, session, None) as idem:
-        if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-            raise InvalidRequestError(INVALID_BODY)
-        query = decode_query(request.scope.get("query_string", b""))
-        form = await read_multipart(
-            request,
-            storage.stage,
-            body_limit=settings.max_body_bytes,
-            file_limit=lambda fields: files.upload_limit(fields, settings.max_upload_bytes),
-        )
-        # storage.stage made the sink, so it is a StagedFile
-        staged = cast(StagedFile, form.file.sink) if form.file else None
-        prepared = None
-        try:
-            fields = {**query, **form.fields}
-            params = parse(model, fields)
-            idem.validated(fields, staged.sha256() if staged is not None else None)
-            prepared = files.prepare(
-                context.scope,
-                params,
-                staged,
-                form.file.filename if form.file else None,
-                storage,
-                publishable=context.caller.publishable,
-                now=context.now,
+    with runtime.sessions(True) as session:
+        async with idempotent(context, session, None) as idem:
+            content_type = request.headers.get("content-type", "").lower()
+            if not content_type.startswith("multipart/form-data"):
+                raise InvalidRequestError(INVALID_BODY)
+            query = decode_query(request.scope.get("query_string", b""))
+            form = await read_multipart(
+                request,
+                storage.stage,
+                body_limit=settings.max_body_bytes,
+                file_limit=lambda fields: files.upload_limit(fields, settings.max_upload_bytes),
             )
-            # Only now the write lock: not while the bytes were checked and synced.
-            await runtime.db.begin_write(session)
-            view = files.record(session, context.scope, prepared, now=context.now)
-            content = render_file(view.file, view.links, now=context.now, base_url=context.base_url)
-            return respond(session, idem, content)
-        except BaseException:
-            if staged is not None:
-                staged.discard()
-            if prepared is not None:  # bytes were moved into place but the row did not commit
-                storage.delete(prepared.row["id"])
-            raise
+            # storage.stage made the sink, so it is a StagedFile
+            staged = cast(StagedFile, form.file.sink) if form.file else None
+            prepared = None
+            try:
+                fields = {**query, **form.fields}
+                params = parse(model, fields)
+                idem.validated(fields, staged.sha256() if staged is not None else None)
+                prepared = files.prepare(
+                    context.scope,
+                    params,
+                    staged,
+                    form.file.filename if form.file else None,
+                    storage,
+                    publishable=context.caller.publishable,
+                    now=context.now,
+                )
+                # Only now the write lock: not while the bytes were checked and synced.
+                await runtime.db.begin_write(session)
+                view = files.record(session, context.scope, prepared, now=context.now)
+                content = render_file(
+                    view.file, view.links, now=context.now, base_url=context.base_url
+                )
+                return respond(session, idem, content)
+            except BaseException:
+                if staged is not None:
+                    staged.discard()
+                if prepared is not None:  # bytes were moved into place but the row did not commit
+                    storage.delete(prepared.row["id"])
+                raise
 
 
 @router.get(

@@ -8,8 +8,8 @@ the endpoint's result, stores it with the key in the endpoint's own transaction,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Request
@@ -115,10 +115,10 @@ class Idempotency:
         return {"Idempotency-Key": self.key, "Original-Request": self.request_id}
 
 
-@contextmanager
-def idempotent(
+@asynccontextmanager
+async def idempotent(
     context: Context, session: Session, params: dict[str, Any] | None
-) -> Iterator[Idempotency]:
+) -> AsyncIterator[Idempotency]:
     """Claim the request's key around a write; `params` is None for an upload, whose
     parameters are known only once its body has been read (see `Idempotency.validated`)."""
     request = context.request
@@ -127,6 +127,10 @@ def idempotent(
         idempotency.check_key(key)
     idem = Idempotency(session, context.scope, key, request)
     idem.begin(params, now=context.now)
+    if params is not None:
+        # The claim committed its own transaction: the work begins the next one, waiting
+        # for SQLite's write lock without blocking the loop (uploads do so after their body).
+        await context.runtime.db.begin_write(session)
     try:
         yield idem
     except StripeError as error:
