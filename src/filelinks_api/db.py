@@ -7,7 +7,9 @@ worker never waits for a connection that a suspended request of its own is holdi
 
 SQLite: WAL, foreign keys, a busy timeout, and transactions begun by us (the pysqlite fix from
 SQLAlchemy's dialect docs) so that write requests take the lock up front with BEGIN IMMEDIATE
-instead of failing to upgrade a read lock later.
+instead of failing to upgrade a read lock later. Requests wait for that lock with
+`asyncio.sleep` (`Database.begin_write`), holding no connection while they wait; reads have an
+autocommit engine of their own and never wait for it.
 """
 
 from __future__ import annotations
