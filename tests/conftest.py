@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from filelinks_api import ids
 from filelinks_api.app import create_app
 from filelinks_api.config import Settings, normalize_database_url
 from filelinks_api.db import Database, migrate
@@ -125,6 +126,25 @@ def app(settings: Settings, database: Database, session: Session, clock: FakeClo
     application = create_app(settings, clock=clock, database=database)
     share_session(application, session)
     return application
+
+
+def file_row(account: str, **values: object) -> dict[str, object]:
+    """A `files` row to insert straight through the repository, defaults overridden by
+    `values` (a new id unless one is given)."""
+    return {
+        "id": ids.file_id(),
+        "account": account,
+        "livemode": False,
+        "created": 1_800_000_000,
+        "expires_at": None,
+        "filename": "a.pdf",
+        "purpose": "dispute_evidence",
+        "size": 1,
+        "title": None,
+        "type": "pdf",
+        "sha256": "0" * 64,
+        **values,
+    }
 
 
 def new_key(mode: str = "test") -> str:

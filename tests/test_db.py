@@ -9,11 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from filelinks_api import ids, repository
+from filelinks_api.app import create_app
+from filelinks_api.config import Settings
 from filelinks_api.db import Database, is_lock_timeout, migrate
+from tests.conftest import file_row
 
 
 @pytest.fixture
@@ -33,24 +37,30 @@ def hold_write_lock(path: Path) -> sqlite3.Connection:
     return holder
 
 
+class Ticker:
+    """Counts how often the event loop gets to run other work, once a millisecond at most."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+
+    async def run(self) -> None:
+        while True:
+            self.ticks += 1
+            await asyncio.sleep(0.001)
+
+
 class TestBeginWrite:
     def test_waits_for_the_lock_while_the_loop_keeps_running(self, sqlite_db) -> None:
         database, path = sqlite_db
         holder = hold_write_lock(path)
-        ticks = 0
-
-        async def other_requests() -> None:
-            nonlocal ticks
-            while True:
-                ticks += 1
-                await asyncio.sleep(0.001)
+        other_requests = Ticker()
 
         async def release_later() -> None:
             await asyncio.sleep(0.2)
             holder.execute("COMMIT")
 
         async def scenario() -> float:
-            background = asyncio.create_task(other_requests())
+            background = asyncio.create_task(other_requests.run())
             release = asyncio.create_task(release_later())
             started = time.monotonic()
             with database.writer() as session:
@@ -65,7 +75,7 @@ class TestBeginWrite:
         waited = asyncio.run(scenario())
 
         assert waited >= 0.15  # it did wait for the holder...
-        assert ticks >= 50  # ...and the loop ran other work meanwhile
+        assert other_requests.ticks >= 50  # ...and the loop ran other work meanwhile
         holder.close()
 
     def test_holds_the_lock_once_begun(self, sqlite_db) -> None:
@@ -122,12 +132,6 @@ class TestWritesThroughTheApp:
     second transaction must also wait for the lock without stopping the worker."""
 
     def test_the_work_after_the_claim_waits_without_blocking(self, tmp_path: Path) -> None:
-        from sqlalchemy import event
-
-        from filelinks_api import ids, repository
-        from filelinks_api.app import create_app
-        from filelinks_api.config import Settings
-
         settings = Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
         settings.data_dir.mkdir()
         migrate(settings.resolved_database_url)
@@ -135,22 +139,7 @@ class TestWritesThroughTheApp:
         runtime = app.state.runtime
         key = "sk_test_" + "w" * 24
         with runtime.db.writer() as session:
-            file = repository.insert_file(
-                session,
-                {
-                    "id": ids.file_id(),
-                    "account": ids.account_for_key(key),
-                    "livemode": False,
-                    "created": 1_800_000_000,
-                    "expires_at": None,
-                    "filename": "a.pdf",
-                    "purpose": "dispute_evidence",
-                    "size": 1,
-                    "title": None,
-                    "type": "pdf",
-                    "sha256": "0" * 64,
-                },
-            )
+            file = repository.insert_file(session, file_row(ids.account_for_key(key)))
             session.commit()
         db_path = settings.data_dir / "filelinks.db"
         holder = sqlite3.connect(db_path, isolation_level=None)
@@ -164,15 +153,9 @@ class TestWritesThroughTheApp:
                 asyncio.get_running_loop().call_later(0.2, holder.execute, "COMMIT")
 
         event.listen(runtime.db.writer, "after_commit", take_the_lock_once)
-        ticks = 0
+        other_requests = Ticker()
         status = 0
         body = f"file={file.id}".encode()
-
-        async def ticker() -> None:
-            nonlocal ticks
-            while True:
-                ticks += 1
-                await asyncio.sleep(0.001)
 
         async def post() -> None:
             nonlocal status
@@ -208,7 +191,7 @@ class TestWritesThroughTheApp:
             await app(scope, receive, send)
 
         async def scenario() -> None:
-            background = asyncio.create_task(ticker())
+            background = asyncio.create_task(other_requests.run())
             await post()
             background.cancel()
 
@@ -218,4 +201,5 @@ class TestWritesThroughTheApp:
 
         assert held  # the lock was taken between the claim and the work
         assert status == 200
-        assert ticks >= 50  # the worker kept running while the work waited for the lock
+        # the worker kept running while the work waited for the lock
+        assert other_requests.ticks >= 50

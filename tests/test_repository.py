@@ -14,6 +14,7 @@ from filelinks_api import ids, repository
 from filelinks_api.db import Database
 from filelinks_api.models import file_links, files, idempotency_keys
 from filelinks_api.repository import Scope
+from tests.conftest import file_row
 
 LIVE = Scope("acct_lookuptest", True)
 
@@ -21,19 +22,7 @@ LIVE = Scope("acct_lookuptest", True)
 def add_file_and_link(session: Session) -> tuple[str, str, str]:
     file = repository.insert_file(
         session,
-        {
-            "id": ids.file_id(),
-            "account": LIVE.account,
-            "livemode": True,
-            "created": 1_800_000_000,
-            "expires_at": None,
-            "filename": "été.pdf",
-            "purpose": "dispute_evidence",
-            "size": 12,
-            "title": None,
-            "type": "pdf",
-            "sha256": "a" * 64,
-        },
+        file_row(LIVE.account, livemode=True, filename="été.pdf", size=12, sha256="a" * 64),
     )
     link = repository.insert_file_link(
         session,
@@ -100,11 +89,15 @@ class TestLookups:
         assert repository.get_file(session, LIVE, "file_missing") is None
         assert repository.get_file_link_by_token(session, "no-such-token") is None
 
-    def test_reads_through_a_read_connection(self, database: Database, session: Session) -> None:
-        # The read path hands the lookups a Connection, not a Session. The test's rows are not
-        # committed, so that connection sees none of them: None, not an error.
+    def test_reads_through_a_connection(self, database: Database, session: Session) -> None:
+        # The read path hands the lookups a Connection, not a Session.
         _, link_id, _ = add_file_and_link(session)
 
+        through_connection = repository.get_file_link(session.connection(), LIVE, link_id)
+
+        assert through_connection == repository.get_file_link(session, LIVE, link_id)
+        assert through_connection.metadata == {"order": "6735", "note": "ünïcode"}
+        # The read engine's own connections see committed rows only: none of the test's.
         with database.reader() as connection:
             assert repository.get_file_link(connection, LIVE, link_id) is None
 

@@ -14,7 +14,7 @@ import pytest
 from filelinks_api import ids, repository
 from filelinks_api.purposes import DAY
 from tests import samples
-from tests.conftest import new_key
+from tests.conftest import file_row, new_key
 
 LINK_KEYS = [
     "id",
@@ -105,19 +105,15 @@ def insert_generated_file(session, api_key: str, purpose: str, created: int) -> 
     file_id = ids.file_id()
     repository.insert_file(
         session,
-        {
-            "id": file_id,
-            "account": ids.account_for_key(api_key),
-            "livemode": False,
-            "created": created,
-            "expires_at": None,
-            "filename": f"{purpose}.csv",
-            "purpose": purpose,
-            "size": 3,
-            "title": None,
-            "type": "csv",
-            "sha256": "0" * 64,
-        },
+        file_row(
+            ids.account_for_key(api_key),
+            id=file_id,
+            created=created,
+            filename=f"{purpose}.csv",
+            purpose=purpose,
+            size=3,
+            type="csv",
+        ),
     )
     session.flush()
     return file_id

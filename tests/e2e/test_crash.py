@@ -33,6 +33,7 @@ from tests.conftest import (
     BACKENDS,
     create_postgres_schema,
     drop_postgres_schema,
+    file_row,
     new_key,
     postgres_schema_url,
 )
@@ -273,22 +274,7 @@ def _store(storage: LocalStorage, file_id: str, age: float) -> Path:
 
 
 def _row(session: Session, file_id: str) -> None:
-    repository.insert_file(
-        session,
-        {
-            "id": file_id,
-            "account": "acct_sweep",
-            "livemode": False,
-            "created": 1,
-            "expires_at": None,
-            "filename": "a.pdf",
-            "purpose": "dispute_evidence",
-            "size": 1,
-            "title": None,
-            "type": "pdf",
-            "sha256": "0" * 64,
-        },
-    )
+    repository.insert_file(session, file_row("acct_sweep", id=file_id, created=1))
 
 
 class TestOrphanSweep:
