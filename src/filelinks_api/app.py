@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from filelinks_api import __version__
 from filelinks_api.api import controls as emulator
-from filelinks_api.api import file_links, files, health, links
+from filelinks_api.api import docs, file_links, files, health, links
 from filelinks_api.api.deps import Runtime
 from filelinks_api.api.idempotency import Replay
 from filelinks_api.clock import Clock, SystemClock
@@ -55,6 +55,8 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         redirect_slashes=False,
+        docs_url=None,  # served from local assets by api/docs.py
+        redoc_url=None,
         responses={"default": {"model": ErrorEnvelope, "description": "Stripe error envelope"}},
     )
 
@@ -75,6 +77,8 @@ def create_app(
         app.include_router(module.router)
     if settings.emulator_controls:
         app.include_router(emulator.router)
+    app.include_router(docs.router)
+    app.mount(docs.ASSETS_PATH, docs.assets(), name="docs-assets")
     _document_security(app)
     return app
 
