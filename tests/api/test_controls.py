@@ -7,28 +7,8 @@ from fastapi.testclient import TestClient
 
 from filelinks_api.app import create_app
 from tests import samples
+from tests.api.helpers import bearer, create_link, post_link, upload, uploaded
 from tests.conftest import new_key
-
-
-def upload(
-    client, purpose="dispute_evidence", content=None, headers=None, path="/v1/files", name="a.pdf"
-):
-    response = client.post(
-        path,
-        data={"purpose": purpose},
-        files={"file": (name, content or samples.pdf(), "application/octet-stream")},
-        headers=headers or {},
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def link_to(client, file_id, headers=None, **params):
-    response = client.post(
-        "/v1/file_links", data={"file": file_id, **params}, headers=headers or {}
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def public_status(client, url):
@@ -44,8 +24,8 @@ class TestClock:
         }
 
     def test_advancing_expires_a_link_everywhere_it_shows(self, client, clock):
-        file_id = upload(client)["id"]
-        link = link_to(client, file_id, expires_at=clock.now() + 3600)
+        file_id = uploaded(client)["id"]
+        link = create_link(client, file_id, expires_at=clock.now() + 3600)
         assert client.get(f"/v1/file_links/{link['id']}").json()["expired"] is False
         assert public_status(client, link["url"]) == 200
 
@@ -59,10 +39,10 @@ class TestClock:
         assert public_status(client, link["url"]) == 404
 
     def test_another_accounts_clock_is_untouched(self, client, clock):
-        other = {"Authorization": f"Bearer {new_key()}"}
-        theirs = link_to(
+        other = bearer(new_key())
+        theirs = create_link(
             client,
-            upload(client, headers=other)["id"],
+            uploaded(client, headers=other)["id"],
             headers=other,
             expires_at=clock.now() + 3600,
         )
@@ -82,10 +62,10 @@ class TestClock:
         }
         clock.advance(500)
         assert client.get("/_emulator/clock").json()["now"] == 1_900_000_000
-        file = upload(client)
+        file = uploaded(client)
         assert file["created"] == 1_900_000_000
         assert file["expires_at"] == 1_900_000_000 + 270 * 86400
-        assert link_to(client, file["id"])["created"] == 1_900_000_000
+        assert create_link(client, file["id"])["created"] == 1_900_000_000
 
     def test_advance_moves_a_frozen_clock_and_keeps_it_frozen(self, client):
         client.post("/_emulator/clock", data={"frozen_at": 1_900_000_000})
@@ -99,16 +79,14 @@ class TestClock:
         assert reset == {"now": clock.now(), "frozen": False, "offset": 0}
 
     def test_expires_at_in_the_future_is_judged_by_the_account_clock(self, client, clock):
-        file_id = upload(client)["id"]
+        file_id = uploaded(client)["id"]
         client.post("/_emulator/clock", data={"advance": 3600})
-        refused = client.post(
-            "/v1/file_links", data={"file": file_id, "expires_at": clock.now() + 60}
-        )
+        refused = post_link(client, file_id, expires_at=clock.now() + 60)
         assert refused.status_code == 400
         assert refused.json()["error"]["param"] == "expires_at"
 
     def test_file_expiry_follows_the_clock(self, client):
-        file = upload(client, purpose="customer_signature", content=samples.png())
+        file = uploaded(client, purpose="customer_signature", content=samples.png())
         client.post("/_emulator/clock", data={"advance": 7 * 86400})
         gone = client.get(f"/v1/files/{file['id']}/contents")
         assert gone.status_code == 404
@@ -136,11 +114,11 @@ class TestClock:
 
 class TestResetData:
     def test_removes_exactly_the_callers_files_links_and_bytes(self, client, settings):
-        other = {"Authorization": f"Bearer {new_key()}"}
-        mine = upload(client)
-        link_to(client, mine["id"])
-        theirs = upload(client, headers=other, content=samples.pdf("theirs"))
-        theirs_link = link_to(client, theirs["id"], headers=other)
+        other = bearer(new_key())
+        mine = uploaded(client)
+        create_link(client, mine["id"])
+        theirs = uploaded(client, headers=other, content=samples.pdf("theirs"))
+        theirs_link = create_link(client, theirs["id"], headers=other)
 
         reset = client.delete("/_emulator/data")
 
@@ -156,15 +134,11 @@ class TestResetData:
         assert public_status(client, theirs_link["url"]) == 200
 
     def test_frees_idempotency_keys(self, client):
-        file_id = upload(client)["id"]
-        first = client.post(
-            "/v1/file_links", data={"file": file_id}, headers={"Idempotency-Key": "k"}
-        )
+        file_id = uploaded(client)["id"]
+        first = post_link(client, file_id, {"Idempotency-Key": "k"})
         client.delete("/_emulator/data")
-        file_id = upload(client)["id"]
-        again = client.post(
-            "/v1/file_links", data={"file": file_id}, headers={"Idempotency-Key": "k"}
-        )
+        file_id = uploaded(client)["id"]
+        again = post_link(client, file_id, {"Idempotency-Key": "k"})
         assert again.status_code == 200
         assert "Idempotent-Replayed" not in again.headers
         assert again.json()["id"] != first.json()["id"]
@@ -172,16 +146,16 @@ class TestResetData:
 
 class TestGeneratedFiles:
     def test_a_sigma_file_can_be_linked_and_downloaded(self, client):
-        report = upload(
+        report = uploaded(
             client,
             purpose="sigma_scheduled_query",
             content=samples.csv(),
             path="/_emulator/files",
-            name="report.csv",
+            filename="report.csv",
         )
         assert report["purpose"] == "sigma_scheduled_query"
         assert report["type"] == "csv"
-        link = link_to(client, report["id"])
+        link = create_link(client, report["id"])
         downloaded = client.get(link["url"], headers={"Authorization": ""})
         assert downloaded.status_code == 200
         assert downloaded.content == samples.csv()
@@ -197,15 +171,11 @@ class TestGeneratedFiles:
         ],
     )
     def test_every_stripe_generated_purpose_can_be_made(self, client, purpose):
-        made = upload(client, purpose=purpose, path="/_emulator/files")
+        made = uploaded(client, purpose=purpose, path="/_emulator/files")
         assert client.get(f"/v1/files/{made['id']}").json()["purpose"] == purpose
 
     def test_the_public_upload_still_refuses_generated_purposes(self, client):
-        refused = client.post(
-            "/v1/files",
-            data={"purpose": "sigma_scheduled_query"},
-            files={"file": ("a.csv", samples.csv(), "application/octet-stream")},
-        )
+        refused = upload(client, samples.csv(), "a.csv", purpose="sigma_scheduled_query")
         assert refused.status_code == 400
         assert refused.json()["error"]["param"] == "purpose"
 

@@ -21,7 +21,7 @@ from filelinks_api.errors import (
     RouteNotFound,
     StripeError,
 )
-from tests import samples
+from tests.api.helpers import bearer, upload
 
 REQUEST_ID = re.compile(r"^req_[A-Za-z0-9]{14}$")
 SUPPORT = "Please see https://stripe.com/docs or we can help at https://support.stripe.com/."
@@ -50,13 +50,6 @@ def envelope(response: httpx.Response, status: int) -> dict[str, Any]:
     assert set(error) <= ERROR_KEYS
     assert ("code" in error) == ("doc_url" in error)
     return error
-
-
-@pytest.fixture
-def anonymous(app: FastAPI) -> Iterator[TestClient]:
-    """A client that sends no Authorization header at all."""
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 class TestUnknownRoutes:
@@ -118,11 +111,7 @@ class TestAuthentication:
         }
 
     def test_no_key_on_upload(self, anonymous: TestClient) -> None:
-        got = anonymous.post(
-            "/v1/files",
-            data={"purpose": "dispute_evidence"},
-            files={"file": ("a.pdf", samples.pdf(), "application/octet-stream")},
-        )
+        got = upload(anonymous)
         assert envelope(got, 401)["message"] == E1
 
     def test_bad_key(self, anonymous: TestClient) -> None:
@@ -145,12 +134,7 @@ class TestAuthentication:
         )
 
     def test_publishable_key_may_upload(self, anonymous: TestClient) -> None:
-        got = anonymous.post(
-            "/v1/files",
-            headers={"Authorization": "Bearer pk_test_abc"},
-            data={"purpose": "dispute_evidence"},
-            files={"file": ("a.pdf", samples.pdf(), "application/octet-stream")},
-        )
+        got = upload(anonymous, headers=bearer("pk_test_abc"))
         assert got.status_code == 200, got.text
         assert got.json()["object"] == "file"
 
@@ -159,12 +143,7 @@ class TestAuthentication:
         assert envelope(got, 403)["code"] == "account_invalid"
 
     def test_stripe_account_sees_its_own_objects_only(self, client: TestClient) -> None:
-        uploaded = client.post(
-            "/v1/files",
-            headers={"Stripe-Account": "acct_connected1"},
-            data={"purpose": "dispute_evidence"},
-            files={"file": ("a.pdf", samples.pdf(), "application/octet-stream")},
-        )
+        uploaded = upload(client, headers={"Stripe-Account": "acct_connected1"})
         assert uploaded.status_code == 200, uploaded.text
         path = f"/v1/files/{uploaded.json()['id']}"
         assert client.get(path, headers={"Stripe-Account": "acct_connected1"}).status_code == 200

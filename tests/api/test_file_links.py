@@ -14,6 +14,7 @@ import pytest
 from filelinks_api import ids, repository
 from filelinks_api.purposes import DAY
 from tests import samples
+from tests.api.helpers import bearer, create_link, invalid_request, post_link, uploaded
 from tests.conftest import file_row, new_key
 
 LINK_KEYS = [
@@ -68,37 +69,16 @@ LINKABLE_GENERATED = [
 ]
 
 
-def upload(client, purpose: str = "dispute_evidence", headers: dict[str, str] | None = None) -> str:
+def new_file(
+    client, purpose: str = "dispute_evidence", headers: dict[str, str] | None = None
+) -> str:
+    """Upload the UPLOADS sample for `purpose`; its id."""
     name, content = UPLOADS[purpose]
-    response = client.post(
-        "/v1/files",
-        data={"purpose": purpose},
-        files={"file": (name, content, "application/octet-stream")},
-        headers=headers,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["id"]
-
-
-def create_link(client, file_id: str, headers: dict[str, str] | None = None, **params: Any) -> dict:
-    response = client.post("/v1/file_links", data={"file": file_id, **params}, headers=headers)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def error_of(response, status: int = 400) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    error = response.json()["error"]
-    assert error["type"] == "invalid_request_error"
-    return error
+    return uploaded(client, content, name, purpose=purpose, headers=headers)["id"]
 
 
 def ids_of(listing: dict) -> list[str]:
     return [item["id"] for item in listing["data"]]
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 def insert_generated_file(session, api_key: str, purpose: str, created: int) -> str:
@@ -121,7 +101,7 @@ def insert_generated_file(session, api_key: str, purpose: str, created: int) -> 
 
 @pytest.fixture
 def file_id(client) -> str:
-    return upload(client)
+    return new_file(client)
 
 
 # --- POST /v1/file_links --------------------------------------------------------------------
@@ -161,7 +141,7 @@ class TestCreateFileLink:
 
     def test_livemode_follows_a_live_key(self, client):
         live = bearer(new_key("live"))
-        live_file = upload(client, headers=live)
+        live_file = new_file(client, headers=live)
 
         link = create_link(client, live_file, headers=live)
 
@@ -177,7 +157,7 @@ class TestCreateFileLink:
     def test_expand_file_returns_the_file_with_its_links(self, client, file_id):
         older = create_link(client, file_id)
 
-        response = client.post("/v1/file_links", data={"file": file_id, "expand[]": "file"})
+        response = post_link(client, file_id, **{"expand[]": "file"})
 
         assert response.status_code == 200, response.text
         link = response.json()
@@ -199,7 +179,7 @@ class TestCreateFileLink:
 
     @pytest.mark.parametrize("purpose", LINKABLE_UPLOADS)
     def test_links_every_linkable_uploaded_purpose(self, client, purpose):
-        uploaded = upload(client, purpose)
+        uploaded = new_file(client, purpose)
 
         assert create_link(client, uploaded)["file"] == uploaded
 
@@ -213,9 +193,9 @@ class TestCreateFileLink:
 
     @pytest.mark.parametrize("purpose", NOT_LINKABLE_UPLOADS)
     def test_refuses_a_file_whose_purpose_is_not_linkable(self, client, purpose):
-        uploaded = upload(client, purpose)
+        uploaded = new_file(client, purpose)
 
-        error = error_of(client.post("/v1/file_links", data={"file": uploaded}))
+        error = invalid_request(post_link(client, uploaded))
 
         assert error["param"] == "file"
         assert purpose in error["message"]
@@ -228,34 +208,34 @@ class TestCreateFileLink:
             session, api_key, "document_provider_identity_document", clock.now()
         )
 
-        error = error_of(client.post("/v1/file_links", data={"file": generated}))
+        error = invalid_request(post_link(client, generated))
 
         assert error["param"] == "file"
 
     def test_missing_file_is_parameter_missing(self, client):
-        error = error_of(client.post("/v1/file_links", data={"expires_at": "1900000000"}))
+        error = invalid_request(client.post("/v1/file_links", data={"expires_at": "1900000000"}))
 
         assert error["code"] == "parameter_missing"
         assert error["param"] == "file"
         assert error["message"] == "Missing required param: file."
 
     def test_empty_file_is_parameter_invalid_empty(self, client):
-        error = error_of(client.post("/v1/file_links", data={"file": ""}))
+        error = invalid_request(post_link(client, ""))
 
         assert error["code"] == "parameter_invalid_empty"
         assert error["param"] == "file"
 
     def test_unknown_file_is_resource_missing_on_param_file(self, client):
-        error = error_of(client.post("/v1/file_links", data={"file": "file_doesnotexist"}))
+        error = invalid_request(post_link(client, "file_doesnotexist"))
 
         assert error["code"] == "resource_missing"
         assert error["param"] == "file"
         assert error["message"] == "No such file upload: 'file_doesnotexist'"
 
     def test_another_accounts_file_is_resource_missing(self, client, file_id):
-        response = client.post("/v1/file_links", data={"file": file_id}, headers=bearer(new_key()))
+        response = post_link(client, file_id, bearer(new_key()))
 
-        error = error_of(response)
+        error = invalid_request(response)
         assert error["code"] == "resource_missing"
         assert error["param"] == "file"
 
@@ -264,19 +244,17 @@ class TestCreateFileLink:
         app.state.runtime.settings = settings.model_copy(
             update={"api_keys": {test_key: "acct_shared", live_key: "acct_shared"}}
         )
-        test_file = upload(client, headers=bearer(test_key))
+        test_file = new_file(client, headers=bearer(test_key))
 
-        response = client.post("/v1/file_links", data={"file": test_file}, headers=bearer(live_key))
+        response = post_link(client, test_file, bearer(live_key))
 
-        assert error_of(response)["code"] == "resource_missing"
+        assert invalid_request(response)["code"] == "resource_missing"
 
     @pytest.mark.parametrize("offset", [-1, 0])
     def test_expires_at_must_be_strictly_in_the_future(self, client, clock, file_id, offset):
-        response = client.post(
-            "/v1/file_links", data={"file": file_id, "expires_at": clock.now() + offset}
-        )
+        response = post_link(client, file_id, expires_at=clock.now() + offset)
 
-        error = error_of(response)
+        error = invalid_request(response)
         assert error["param"] == "expires_at"
         assert client.get("/v1/file_links").json()["data"] == []
 
@@ -288,28 +266,27 @@ class TestCreateFileLink:
 
     @pytest.mark.parametrize("value", ["now", "", "soon", "1.5"])
     def test_expires_at_must_be_an_integer(self, client, file_id, value):
-        response = client.post("/v1/file_links", data={"file": file_id, "expires_at": value})
+        response = post_link(client, file_id, expires_at=value)
 
-        error = error_of(response)
+        error = invalid_request(response)
         assert error["param"] == "expires_at"
         assert error["message"] == f"Invalid integer: {value}"
 
     def test_unknown_parameter_is_refused(self, client, file_id):
-        error = error_of(client.post("/v1/file_links", data={"file": file_id, "color": "red"}))
+        error = invalid_request(post_link(client, file_id, color="red"))
 
         assert error["code"] == "parameter_unknown"
         assert error["param"] == "color"
 
     def test_expanding_a_non_expandable_field_is_refused(self, client, file_id):
-        response = client.post("/v1/file_links", data={"file": file_id, "expand[]": "metadata"})
+        response = post_link(client, file_id, **{"expand[]": "metadata"})
 
-        assert error_of(response)["message"] == "This property cannot be expanded (metadata)."
+        assert (
+            invalid_request(response)["message"] == "This property cannot be expanded (metadata)."
+        )
 
-    def test_needs_an_api_key(self, app, file_id):
-        from fastapi.testclient import TestClient
-
-        with TestClient(app) as anonymous:
-            response = anonymous.post("/v1/file_links", data={"file": file_id})
+    def test_needs_an_api_key(self, anonymous, file_id):
+        response = post_link(anonymous, file_id)
 
         assert response.status_code == 401
 
@@ -328,9 +305,9 @@ class TestFileLinkMetadata:
         assert len(link["metadata"]) == 50
 
     def test_refuses_fifty_one_keys_on_create(self, client, file_id):
-        response = client.post("/v1/file_links", data={"file": file_id, **metadata(51)})
+        response = post_link(client, file_id, **metadata(51))
 
-        assert error_of(response)["message"].startswith(
+        assert invalid_request(response)["message"].startswith(
             "Metadata can have up to 50 keys, but you've set 51."
         )
 
@@ -339,7 +316,7 @@ class TestFileLinkMetadata:
 
         response = client.post(f"/v1/file_links/{link['id']}", data={"metadata[extra]": "x"})
 
-        assert error_of(response)["message"].startswith(
+        assert invalid_request(response)["message"].startswith(
             "Metadata can have up to 50 keys, but you've set 51."
         )
         assert client.get(f"/v1/file_links/{link['id']}").json()["metadata"] == link["metadata"]
@@ -362,20 +339,16 @@ class TestFileLinkMetadata:
         assert link["metadata"] == {"k" * 40: "v" * 500}
 
     def test_refuses_a_forty_one_character_key(self, client, file_id):
-        response = client.post(
-            "/v1/file_links", data={"file": file_id, f"metadata[{'k' * 41}]": "v"}
-        )
+        response = post_link(client, file_id, **{f"metadata[{'k' * 41}]": "v"})
 
-        assert error_of(response)["message"].startswith(
+        assert invalid_request(response)["message"].startswith(
             "Metadata keys can have up to 40 characters, but you passed in a key that is 41"
         )
 
     def test_refuses_a_501_character_value(self, client, file_id):
-        response = client.post(
-            "/v1/file_links", data={"file": file_id, "metadata[note]": "v" * 501}
-        )
+        response = post_link(client, file_id, **{"metadata[note]": "v" * 501})
 
-        assert error_of(response)["message"].startswith(
+        assert invalid_request(response)["message"].startswith(
             "Metadata values can have up to 500 characters, but you passed in a value that is 501"
         )
 
@@ -386,21 +359,19 @@ class TestFileLinkMetadata:
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
 
-        assert "square brackets" in error_of(response)["message"]
+        assert "square brackets" in invalid_request(response)["message"]
 
     def test_refuses_a_non_string_value(self, client, file_id):
-        response = client.post(
-            "/v1/file_links", data={"file": file_id, "metadata[tags][]": "37018189"}
-        )
+        response = post_link(client, file_id, **{"metadata[tags][]": "37018189"})
 
-        error = error_of(response)
+        error = invalid_request(response)
         assert error["message"] == 'Invalid value type: ["37018189"] must be a string'
         assert error["param"] == "metadata"
 
     def test_refuses_metadata_that_is_not_a_hash(self, client, file_id):
-        response = client.post("/v1/file_links", data={"file": file_id, "metadata": "plain"})
+        response = post_link(client, file_id, metadata="plain")
 
-        error = error_of(response)
+        error = invalid_request(response)
         assert error["message"] == "Invalid hash"
         assert error["param"] == "metadata"
 
@@ -409,7 +380,7 @@ class TestFileLinkMetadata:
 
         response = client.post(f"/v1/file_links/{link['id']}", data={"metadata[b]": "v" * 501})
 
-        error_of(response)
+        invalid_request(response)
         assert client.get(f"/v1/file_links/{link['id']}").json()["metadata"] == {"a": "1"}
 
 
@@ -451,10 +422,10 @@ class TestRetrieveFileLink:
 
         response = client.get(f"/v1/file_links/{link['id']}", params={"expand[]": "data.file"})
 
-        assert error_of(response)["message"] == "This property cannot be expanded (data)."
+        assert invalid_request(response)["message"] == "This property cannot be expanded (data)."
 
     def test_unknown_id_is_404_resource_missing_on_param_id(self, client):
-        error = error_of(client.get("/v1/file_links/link_doesnotexist"), status=404)
+        error = invalid_request(client.get("/v1/file_links/link_doesnotexist"), status=404)
 
         assert error["code"] == "resource_missing"
         assert error["param"] == "id"
@@ -462,7 +433,7 @@ class TestRetrieveFileLink:
 
     @pytest.mark.parametrize("method", ["GET", "POST"])
     def test_an_id_with_a_nul_byte_is_404_not_a_crash(self, client, method):
-        error = error_of(client.request(method, "/v1/file_links/link_%00x"), status=404)
+        error = invalid_request(client.request(method, "/v1/file_links/link_%00x"), status=404)
 
         assert error["code"] == "resource_missing"
         assert error["param"] == "id"
@@ -472,27 +443,27 @@ class TestRetrieveFileLink:
 
         response = client.get(f"/v1/file_links/{link['id']}", headers=bearer(new_key()))
 
-        assert error_of(response, status=404)["code"] == "resource_missing"
+        assert invalid_request(response, status=404)["code"] == "resource_missing"
 
     def test_a_live_key_of_the_same_account_cannot_see_a_test_link(self, client, app, settings):
         test_key, live_key = new_key("test"), new_key("live")
         app.state.runtime.settings = settings.model_copy(
             update={"api_keys": {test_key: "acct_shared", live_key: "acct_shared"}}
         )
-        link = create_link(client, upload(client, headers=bearer(test_key)), bearer(test_key))
+        link = create_link(client, new_file(client, headers=bearer(test_key)), bearer(test_key))
 
         assert client.get(f"/v1/file_links/{link['id']}", headers=bearer(test_key)).is_success
         response = client.get(f"/v1/file_links/{link['id']}", headers=bearer(live_key))
-        assert error_of(response, status=404)["code"] == "resource_missing"
+        assert invalid_request(response, status=404)["code"] == "resource_missing"
 
     def test_a_connected_account_is_a_separate_namespace(self, client, file_id):
         platform_link = create_link(client, file_id)
         connected = {"Stripe-Account": "acct_1ConnectedAcct01"}
-        connected_link = create_link(client, upload(client, headers=connected), connected)
+        connected_link = create_link(client, new_file(client, headers=connected), connected)
 
         hidden = client.get(f"/v1/file_links/{platform_link['id']}", headers=connected)
 
-        assert error_of(hidden, status=404)["code"] == "resource_missing"
+        assert invalid_request(hidden, status=404)["code"] == "resource_missing"
         assert ids_of(client.get("/v1/file_links", headers=connected).json()) == [
             connected_link["id"]
         ]
@@ -521,7 +492,7 @@ class TestRetrieveFileLink:
 
         response = client.get(f"/v1/file_links/{link['id']}", params={"limit": "3"})
 
-        assert error_of(response)["code"] == "parameter_unknown"
+        assert invalid_request(response)["code"] == "parameter_unknown"
 
 
 # --- POST /v1/file_links/{id} ----------------------------------------------------------------
@@ -568,14 +539,14 @@ class TestUpdateFileLink:
 
         response = update(client, link["id"], expires_at=clock.now() + offset)
 
-        assert error_of(response)["param"] == "expires_at"
+        assert invalid_request(response)["param"] == "expires_at"
         assert client.get(f"/v1/file_links/{link['id']}").json() == link
 
     @pytest.mark.parametrize("value", ["later", "NOW", "1.0"])
     def test_expires_at_must_be_an_integer_now_or_empty(self, client, file_id, value):
         link = create_link(client, file_id)
 
-        error = error_of(update(client, link["id"], expires_at=value))
+        error = invalid_request(update(client, link["id"], expires_at=value))
 
         assert error["param"] == "expires_at"
         assert error["message"] == f"Invalid integer: {value}"
@@ -628,7 +599,7 @@ class TestUpdateFileLink:
         clock.advance(60)
 
         for attempt in ({"metadata[a]": "2"}, {"expires_at": ""}, {"expires_at": clock.now() + 60}):
-            error_of(update(client, link["id"], **attempt))
+            invalid_request(update(client, link["id"], **attempt))
 
         stored = client.get(f"/v1/file_links/{link['id']}").json()
         assert stored["metadata"] == {"a": "1"}
@@ -639,7 +610,7 @@ class TestUpdateFileLink:
         link = create_link(client, file_id)
         update(client, link["id"], expires_at="now")
 
-        error = error_of(update(client, link["id"], expires_at=""))
+        error = invalid_request(update(client, link["id"], expires_at=""))
 
         assert "expired" in error["message"]
         assert client.get(f"/v1/file_links/{link['id']}").json()["expired"] is True
@@ -657,7 +628,7 @@ class TestUpdateFileLink:
         assert body["file"]["links"]["data"][0]["metadata"] == {"a": "1"}
 
     def test_unknown_id_is_404_resource_missing_on_param_id(self, client):
-        error = error_of(update(client, "link_doesnotexist", **{"metadata[a]": "1"}), 404)
+        error = invalid_request(update(client, "link_doesnotexist", **{"metadata[a]": "1"}), 404)
 
         assert error["code"] == "resource_missing"
         assert error["param"] == "id"
@@ -668,13 +639,13 @@ class TestUpdateFileLink:
 
         response = update(client, link["id"], bearer(new_key()), expires_at="now")
 
-        assert error_of(response, status=404)["code"] == "resource_missing"
+        assert invalid_request(response, status=404)["code"] == "resource_missing"
         assert client.get(f"/v1/file_links/{link['id']}").json()["expired"] is False
 
     def test_the_file_cannot_be_changed(self, client, file_id):
         link = create_link(client, file_id)
 
-        error = error_of(update(client, link["id"], file=upload(client)))
+        error = invalid_request(update(client, link["id"], file=new_file(client)))
 
         assert error["code"] == "parameter_unknown"
         assert error["param"] == "file"
@@ -789,10 +760,13 @@ class TestListFileLinks:
 
     @pytest.mark.parametrize("limit", ["0", "101", "-1"])
     def test_limit_must_be_between_1_and_100(self, client, limit):
-        assert error_of(client.get("/v1/file_links", params={"limit": limit}))["param"] == "limit"
+        assert (
+            invalid_request(client.get("/v1/file_links", params={"limit": limit}))["param"]
+            == "limit"
+        )
 
     def test_limit_must_be_an_integer(self, client):
-        error = error_of(client.get("/v1/file_links", params={"limit": "ten"}))
+        error = invalid_request(client.get("/v1/file_links", params={"limit": "ten"}))
 
         assert error["code"] == "parameter_invalid_integer"
         assert error["message"] == "Invalid integer: ten"
@@ -804,13 +778,13 @@ class TestListFileLinks:
             "/v1/file_links", params={"starting_after": created[0], "ending_before": created[1]}
         )
 
-        assert error_of(response)["message"] == (
+        assert invalid_request(response)["message"] == (
             "Received both starting_after and ending_before parameters. Please pass in only one."
         )
 
     @pytest.mark.parametrize("cursor", ["starting_after", "ending_before"])
     def test_unknown_cursor_is_resource_missing(self, client, cursor):
-        error = error_of(client.get("/v1/file_links", params={cursor: "link_doesnotexist"}))
+        error = invalid_request(client.get("/v1/file_links", params={cursor: "link_doesnotexist"}))
 
         assert error["code"] == "resource_missing"
         assert error["param"] == cursor
@@ -818,12 +792,12 @@ class TestListFileLinks:
 
     def test_another_accounts_link_is_not_a_cursor(self, client, file_id):
         foreign = bearer(new_key())
-        foreign_link = create_link(client, upload(client, headers=foreign), foreign)
+        foreign_link = create_link(client, new_file(client, headers=foreign), foreign)
         make_links(client, file_id, 1)
 
         response = client.get("/v1/file_links", params={"starting_after": foreign_link["id"]})
 
-        assert error_of(response)["code"] == "resource_missing"
+        assert invalid_request(response)["code"] == "resource_missing"
 
     def test_another_account_lists_none_of_these_links(self, client, file_id):
         make_links(client, file_id, 3)
@@ -837,8 +811,12 @@ class TestListFileLinks:
         app.state.runtime.settings = settings.model_copy(
             update={"api_keys": {test_key: "acct_shared", live_key: "acct_shared"}}
         )
-        test_link = create_link(client, upload(client, headers=bearer(test_key)), bearer(test_key))
-        live_link = create_link(client, upload(client, headers=bearer(live_key)), bearer(live_key))
+        test_link = create_link(
+            client, new_file(client, headers=bearer(test_key)), bearer(test_key)
+        )
+        live_link = create_link(
+            client, new_file(client, headers=bearer(live_key)), bearer(live_key)
+        )
 
         assert ids_of(client.get("/v1/file_links", headers=bearer(live_key)).json()) == [
             live_link["id"]
@@ -880,18 +858,18 @@ class TestListFileLinks:
         assert ids_of(listing) == [timeline[t0 + offset] for offset in offsets]
 
     def test_created_must_be_an_integer(self, client):
-        error = error_of(client.get("/v1/file_links", params={"created": "yesterday"}))
+        error = invalid_request(client.get("/v1/file_links", params={"created": "yesterday"}))
 
         assert error["param"] == "created"
         assert error["message"] == "Invalid integer: yesterday"
 
     def test_created_range_bounds_must_be_integers(self, client):
-        error = error_of(client.get("/v1/file_links", params={"created[gte]": "x"}))
+        error = invalid_request(client.get("/v1/file_links", params={"created[gte]": "x"}))
 
         assert error["param"] == "created[gte]"
 
     def test_created_refuses_unknown_operators(self, client):
-        error = error_of(client.get("/v1/file_links", params={"created[after]": "1"}))
+        error = invalid_request(client.get("/v1/file_links", params={"created[after]": "1"}))
 
         assert error["code"] == "parameter_unknown"
         assert error["param"] == "created[after]"
@@ -934,13 +912,13 @@ class TestListFileLinks:
         assert (first["has_more"], second["has_more"]) == (True, False)
 
     def test_expired_must_be_a_boolean(self, client):
-        error = error_of(client.get("/v1/file_links", params={"expired": "yes"}))
+        error = invalid_request(client.get("/v1/file_links", params={"expired": "yes"}))
 
         assert error["param"] == "expired"
         assert error["message"] == "Invalid boolean: yes"
 
     def test_filters_by_file(self, client, file_id):
-        other_file = upload(client)
+        other_file = new_file(client)
         mine = make_links(client, file_id, 2)
         make_links(client, other_file, 2)
 
@@ -951,7 +929,7 @@ class TestListFileLinks:
         assert listing["url"] == "/v1/file_links"
 
     def test_file_filter_pages_with_the_filter_kept(self, client, file_id):
-        other_file = upload(client)
+        other_file = new_file(client)
         mine = []
         for _ in range(5):
             mine.append(create_link(client, file_id)["id"])
@@ -968,7 +946,7 @@ class TestListFileLinks:
 
     def test_file_filter_with_another_accounts_file_lists_nothing(self, client, file_id):
         foreign = bearer(new_key())
-        foreign_file = upload(client, headers=foreign)
+        foreign_file = new_file(client, headers=foreign)
         create_link(client, foreign_file, foreign)
         make_links(client, file_id, 1)
 
@@ -977,7 +955,7 @@ class TestListFileLinks:
         assert listing["data"] == []
 
     def test_filters_combine(self, client, clock, file_id):
-        other_file = upload(client)
+        other_file = new_file(client)
         create_link(client, file_id, expires_at=clock.now() + 10)
         clock.advance(100)
         wanted = create_link(client, file_id, expires_at=clock.now() + 10)
@@ -993,7 +971,7 @@ class TestListFileLinks:
         assert ids_of(listing) == [wanted["id"]]
 
     def test_expand_data_file_expands_each_file(self, client, file_id):
-        other_file = upload(client, "business_logo")
+        other_file = new_file(client, "business_logo")
         first = create_link(client, file_id)
         second = create_link(client, other_file)
 
@@ -1007,7 +985,7 @@ class TestListFileLinks:
         assert files[1] == client.get(f"/v1/files/{file_id}").json()
 
     def test_expand_without_data_prefix_is_refused(self, client):
-        error = error_of(client.get("/v1/file_links", params={"expand[]": "file"}))
+        error = invalid_request(client.get("/v1/file_links", params={"expand[]": "file"}))
 
         assert error["message"] == (
             "This property cannot be expanded (file). You may want to try expanding 'data.file'"
@@ -1015,7 +993,9 @@ class TestListFileLinks:
         )
 
     def test_unknown_parameter_is_refused(self, client):
-        error = error_of(client.get("/v1/file_links", params={"purpose": "dispute_evidence"}))
+        error = invalid_request(
+            client.get("/v1/file_links", params={"purpose": "dispute_evidence"})
+        )
 
         assert error["code"] == "parameter_unknown"
         assert error["param"] == "purpose"

@@ -20,6 +20,7 @@ from filelinks_api.db import Database
 from filelinks_api.models import file_links, files
 from filelinks_api.purposes import UPLOAD_PURPOSES
 from tests import samples
+from tests.api.helpers import bearer, error_of, post_link, upload, uploaded
 from tests.conftest import FakeClock, new_key, share_session
 
 DAY = 86_400
@@ -31,34 +32,6 @@ INVALID_BODY = (
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def upload(
-    client: TestClient,
-    content: bytes,
-    filename: str = "evidence.pdf",
-    *,
-    purpose: str | None = "dispute_evidence",
-    fields: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
-) -> httpx.Response:
-    data = {} if purpose is None else {"purpose": purpose}
-    data.update(fields or {})
-    return client.post(
-        "/v1/files",
-        data=data,
-        files={"file": (filename, content, "application/octet-stream")},
-        headers=headers,
-    )
-
-
-def uploaded(
-    client: TestClient, content: bytes | None = None, filename: str = "evidence.pdf", **kw: Any
-) -> dict[str, Any]:
-    """Upload (a PDF unless told otherwise) and return the file object."""
-    response = upload(client, samples.pdf() if content is None else content, filename, **kw)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def multipart(*parts: tuple[str, bytes | str, str | None]) -> tuple[bytes, dict[str, str]]:
@@ -74,12 +47,6 @@ def multipart(*parts: tuple[str, bytes | str, str | None]) -> tuple[bytes, dict[
         body += b"\r\n" + (value.encode() if isinstance(value, str) else value) + b"\r\n"
     body += f"--{BOUNDARY}--\r\n".encode()
     return body, {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
-
-
-def error_of(response: httpx.Response, status: int = 400) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    error: dict[str, Any] = response.json()["error"]
-    return error
 
 
 def disk_state(settings: Settings) -> list[tuple[str, int]]:
@@ -549,10 +516,10 @@ class TestCreateFileWithLink:
 
     def test_publishable_key_may_upload_without_a_link(self, client):
         pk = "pk_test_" + "b" * 24
-        file = uploaded(client, headers={"Authorization": f"Bearer {pk}"})
+        file = uploaded(client, headers=bearer(pk))
         assert file["links"]["data"] == []
         # ... but may read nothing back
-        response = client.get(f"/v1/files/{file['id']}", headers={"Authorization": f"Bearer {pk}"})
+        response = client.get(f"/v1/files/{file['id']}", headers=bearer(pk))
         assert error_of(response, 401)["code"] == "secret_key_required"
 
     @pytest.mark.parametrize("offset", [0, -1, -86_400])
@@ -609,9 +576,7 @@ class TestRetrieveFile:
 
     def test_links_embed_the_first_ten_newest_first(self, client):
         file = uploaded(client)
-        made = [
-            client.post("/v1/file_links", data={"file": file["id"]}).json()["id"] for _ in range(11)
-        ]
+        made = [post_link(client, file["id"]).json()["id"] for _ in range(11)]
         links = client.get(f"/v1/files/{file['id']}").json()["links"]
         assert [link["id"] for link in links["data"]] == made[::-1][:10]
         assert links["has_more"] is True

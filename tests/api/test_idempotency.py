@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
+from filelinks_api import ids, repository
 from tests import samples
+from tests.api.helpers import bearer, post_link, upload
 from tests.conftest import new_key
 
 
-def upload(client, *, key=None, data=None, content=None, name="a.pdf"):
-    headers = {"Idempotency-Key": key} if key else {}
-    return client.post(
-        "/v1/files",
-        data=data or {"purpose": "dispute_evidence"},
-        files={"file": (name, content or samples.pdf(), "application/octet-stream")},
-        headers=headers,
-    )
-
-
-def create_link(client, file_id, *, key=None, **params):
-    headers = {"Idempotency-Key": key} if key else {}
-    return client.post("/v1/file_links", data={"file": file_id, **params}, headers=headers)
+def keyed(key: str) -> dict[str, str]:
+    return {"Idempotency-Key": key}
 
 
 def count_links(client, file_id):
@@ -28,8 +21,8 @@ def count_links(client, file_id):
 class TestReplay:
     def test_same_key_and_params_replays_the_first_response_byte_for_byte(self, client):
         file_id = upload(client).json()["id"]
-        first = create_link(client, file_id, key="k-1", **{"metadata[a]": "b"})
-        again = create_link(client, file_id, key="k-1", **{"metadata[a]": "b"})
+        first = post_link(client, file_id, keyed("k-1"), **{"metadata[a]": "b"})
+        again = post_link(client, file_id, keyed("k-1"), **{"metadata[a]": "b"})
         assert first.status_code == again.status_code == 200
         assert again.content == first.content
         assert again.headers["Idempotent-Replayed"] == "true"
@@ -40,7 +33,7 @@ class TestReplay:
 
     def test_first_execution_echoes_the_key_and_is_its_own_original_request(self, client):
         file_id = upload(client).json()["id"]
-        first = create_link(client, file_id, key="k-echo")
+        first = post_link(client, file_id, keyed("k-echo"))
         assert first.headers["Idempotency-Key"] == "k-echo"
         assert first.headers["Original-Request"] == first.headers["Request-Id"]
         assert "Idempotent-Replayed" not in first.headers
@@ -57,7 +50,7 @@ class TestReplay:
 
     def test_an_update_is_replayed_not_applied_twice(self, client):
         file_id = upload(client).json()["id"]
-        link = create_link(client, file_id).json()
+        link = post_link(client, file_id).json()
         first = client.post(
             f"/v1/file_links/{link['id']}",
             data={"metadata[n]": "1"},
@@ -73,8 +66,8 @@ class TestReplay:
         assert client.get(f"/v1/file_links/{link['id']}").json()["metadata"] == {"n": "2"}
 
     def test_upload_with_the_same_bytes_is_replayed(self, client, settings):
-        first = upload(client, key="k-upload")
-        again = upload(client, key="k-upload")
+        first = upload(client, headers=keyed("k-upload"))
+        again = upload(client, headers=keyed("k-upload"))
         assert again.headers["Idempotent-Replayed"] == "true"
         assert again.json()["id"] == first.json()["id"]
         assert len(client.get("/v1/files", params={"limit": 100}).json()["data"]) == 1
@@ -82,8 +75,8 @@ class TestReplay:
         assert len(stored) == 1
 
     def test_an_error_after_the_endpoint_started_is_replayed(self, client):
-        first = create_link(client, "file_missing", key="k-missing")
-        again = create_link(client, "file_missing", key="k-missing")
+        first = post_link(client, "file_missing", keyed("k-missing"))
+        again = post_link(client, "file_missing", keyed("k-missing"))
         assert first.status_code == again.status_code == 400
         assert first.json()["error"]["code"] == "resource_missing"
         assert again.content == first.content
@@ -93,8 +86,8 @@ class TestReplay:
 class TestConflicts:
     def test_same_key_with_different_parameters_is_an_idempotency_error(self, client):
         file_id = upload(client).json()["id"]
-        create_link(client, file_id, key="k-2", **{"metadata[a]": "b"})
-        clash = create_link(client, file_id, key="k-2", **{"metadata[a]": "c"})
+        post_link(client, file_id, keyed("k-2"), **{"metadata[a]": "b"})
+        clash = post_link(client, file_id, keyed("k-2"), **{"metadata[a]": "c"})
         assert clash.status_code == 400
         assert clash.json() == {
             "error": {
@@ -108,7 +101,7 @@ class TestConflicts:
 
     def test_same_key_on_another_endpoint_is_an_idempotency_error(self, client):
         file_id = upload(client).json()["id"]
-        link = create_link(client, file_id, key="k-3").json()
+        link = post_link(client, file_id, keyed("k-3")).json()
         clash = client.post(
             f"/v1/file_links/{link['id']}",
             data={"metadata[a]": "b"},
@@ -124,51 +117,47 @@ class TestConflicts:
         )
 
     def test_upload_with_different_bytes_is_an_idempotency_error(self, client):
-        upload(client, key="k-bytes", content=samples.pdf("one"))
-        clash = upload(client, key="k-bytes", content=samples.pdf("two"))
+        upload(client, samples.pdf("one"), headers=keyed("k-bytes"))
+        clash = upload(client, samples.pdf("two"), headers=keyed("k-bytes"))
         assert clash.status_code == 400
         assert clash.json()["error"]["type"] == "idempotency_error"
         assert len(client.get("/v1/files").json()["data"]) == 1
 
     def test_a_key_longer_than_255_characters_is_refused(self, client):
         file_id = upload(client).json()["id"]
-        refused = create_link(client, file_id, key="k" * 256)
+        refused = post_link(client, file_id, keyed("k" * 256))
         assert refused.status_code == 400
         assert "at most 255 characters" in refused.json()["error"]["message"]
         assert count_links(client, file_id) == 0
-        assert create_link(client, file_id, key="k" * 255).status_code == 200
+        assert post_link(client, file_id, keyed("k" * 255)).status_code == 200
 
 
 class TestNotStored:
     def test_a_validation_failure_leaves_the_key_free(self, client):
         file_id = upload(client).json()["id"]
-        invalid = create_link(client, file_id, key="k-4", bogus="1")
+        invalid = post_link(client, file_id, keyed("k-4"), bogus="1")
         assert invalid.json()["error"]["code"] == "parameter_unknown"
-        valid = create_link(client, file_id, key="k-4")
+        valid = post_link(client, file_id, keyed("k-4"))
         assert valid.status_code == 200
         assert "Idempotent-Replayed" not in valid.headers
 
     def test_an_upload_validation_failure_leaves_the_key_free(self, client):
-        refused = upload(client, key="k-5", data={"purpose": "not_a_purpose"})
+        refused = upload(client, purpose="not_a_purpose", headers=keyed("k-5"))
         assert refused.status_code == 400
-        accepted = upload(client, key="k-5")
+        accepted = upload(client, headers=keyed("k-5"))
         assert accepted.status_code == 200
         assert "Idempotent-Replayed" not in accepted.headers
 
     def test_an_authentication_failure_leaves_the_key_free(self, client):
         file_id = upload(client).json()["id"]
-        denied = client.post(
-            "/v1/file_links",
-            data={"file": file_id},
-            headers={"Idempotency-Key": "k-6", "Authorization": "Bearer pk_test_abc"},
-        )
+        denied = post_link(client, file_id, {**keyed("k-6"), **bearer("pk_test_abc")})
         assert denied.status_code == 401
-        assert create_link(client, file_id, key="k-6").status_code == 200
+        assert post_link(client, file_id, keyed("k-6")).status_code == 200
 
     def test_get_ignores_the_header(self, client):
         file_id = upload(client).json()["id"]
         first = client.get("/v1/files", headers={"Idempotency-Key": "k-7"})
-        create_link(client, file_id)
+        post_link(client, file_id)
         second = client.get(f"/v1/files/{file_id}", headers={"Idempotency-Key": "k-7"})
         assert second.status_code == 200
         assert "Idempotent-Replayed" not in second.headers
@@ -177,29 +166,62 @@ class TestNotStored:
 
 class TestScopeAndLifetime:
     def test_two_accounts_use_one_key_independently(self, client):
-        other = {"Authorization": f"Bearer {new_key()}"}
-        mine = create_link(client, upload(client).json()["id"], key="shared")
-        theirs_file = client.post(
-            "/v1/files",
-            data={"purpose": "dispute_evidence"},
-            files={"file": ("b.pdf", samples.pdf(), "application/octet-stream")},
-            headers=other,
-        ).json()["id"]
-        theirs = client.post(
-            "/v1/file_links",
-            data={"file": theirs_file},
-            headers={**other, "Idempotency-Key": "shared"},
-        )
+        other = bearer(new_key())
+        mine = post_link(client, upload(client).json()["id"], keyed("shared"))
+        theirs_file = upload(client, filename="b.pdf", headers=other).json()["id"]
+        theirs = post_link(client, theirs_file, {**other, **keyed("shared")})
         assert theirs.status_code == 200
         assert "Idempotent-Replayed" not in theirs.headers
         assert theirs.json()["id"] != mine.json()["id"]
 
     def test_a_key_older_than_24_hours_behaves_as_new(self, client, clock):
         file_id = upload(client).json()["id"]
-        first = create_link(client, file_id, key="k-old")
+        first = post_link(client, file_id, keyed("k-old"))
         clock.advance(24 * 3600 + 1)
-        again = create_link(client, file_id, key="k-old")
+        again = post_link(client, file_id, keyed("k-old"))
         assert again.status_code == 200
         assert "Idempotent-Replayed" not in again.headers
         assert again.json()["id"] != first.json()["id"]
         assert count_links(client, file_id) == 2
+
+
+class TestInFlight:
+    """A key claimed by a request still executing (in another worker or replica)."""
+
+    @staticmethod
+    def claim_elsewhere(session, api_key: str, key: str, endpoint: str, digest: str) -> None:
+        repository.insert_idempotency_key(
+            session,
+            {
+                "account": ids.account_for_key(api_key),
+                "livemode": False,
+                "key": key,
+                "endpoint": endpoint,
+                "digest": digest,
+                "created": 1_800_000_000,
+                "started_at": time.time(),
+                "request_id": "req_elsewhere",
+            },
+        )
+        session.commit()
+
+    def test_a_retry_gets_the_retryable_409(self, client, session, api_key):
+        file_id = upload(client).json()["id"]
+        self.claim_elsewhere(session, api_key, "k-busy", "/v1/file_links", "0" * 64)
+
+        retry = post_link(client, file_id, keyed("k-busy"))
+
+        assert retry.status_code == 409
+        assert retry.headers["Stripe-Should-Retry"] == "true"
+        assert retry.json()["error"]["type"] == "idempotency_error"
+        assert retry.json()["error"]["code"] == "idempotency_key_in_use"
+        assert count_links(client, file_id) == 0  # nothing was done
+
+    def test_an_upload_retry_gets_the_retryable_409(self, client, session, api_key):
+        self.claim_elsewhere(session, api_key, "k-busy-upload", "/v1/files", "0" * 64)
+
+        retry = upload(client, headers=keyed("k-busy-upload"))
+
+        assert retry.status_code == 409
+        assert retry.json()["error"]["code"] == "idempotency_key_in_use"
+        assert client.get("/v1/files").json()["data"] == []

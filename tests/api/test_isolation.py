@@ -21,6 +21,7 @@ from filelinks_api.config import Settings
 from filelinks_api.errors import AuthenticationError
 from filelinks_api.wire.request import authenticate
 from tests import samples
+from tests.api.helpers import create_link, upload, uploaded
 
 A_TEST = "sk_test_51AlphaTestKeyForIsolation00000000"
 A_LIVE = "sk_live_51AlphaLiveKeyForIsolation00000000"
@@ -97,20 +98,15 @@ class Owned:
 
 def make_objects(http: TestClient, owner: Caller) -> Owned:
     content = samples.pdf(f"owned by {owner}")
-    file = http.post(
-        "/v1/files",
+    file = uploaded(
+        http,
+        content,
+        "report.pdf",
         headers={**owner.headers, "Idempotency-Key": "shared-key"},
-        files={"file": ("report.pdf", content, "application/pdf")},
-        data={"purpose": "dispute_evidence"},
+        content_type="application/pdf",
     )
-    assert file.status_code == 200, file.text
-    link = http.post(
-        "/v1/file_links",
-        headers=owner.headers,
-        data={"file": file.json()["id"], "metadata[owner]": "yes"},
-    )
-    assert link.status_code == 200, link.text
-    return Owned(file.json(), link.json(), content)
+    link = create_link(http, file["id"], owner.headers, **{"metadata[owner]": "yes"})
+    return Owned(file, link, content)
 
 
 # (method, path, form data, expected status, expected param); {file} and {link} are filled in.
@@ -183,11 +179,12 @@ class TestForeignIds:
         self, http: TestClient, owner: Caller, foreign: Caller
     ) -> None:
         owned = make_objects(http, owner)  # used "shared-key"
-        got = http.post(
-            "/v1/files",
+        got = upload(
+            http,
+            samples.pdf("foreign"),
+            "mine.pdf",
             headers={**foreign.headers, "Idempotency-Key": "shared-key"},
-            files={"file": ("mine.pdf", samples.pdf("foreign"), "application/pdf")},
-            data={"purpose": "dispute_evidence"},
+            content_type="application/pdf",
         )
         assert got.status_code == 200, got.text
         assert "idempotent-replayed" not in got.headers

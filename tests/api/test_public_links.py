@@ -4,14 +4,13 @@ until the link (or its file) expires; then, like any unknown token, one 404 that
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from fastapi.testclient import TestClient
 
 from filelinks_api.purposes import DAY
 from tests import samples
+from tests.api.helpers import bearer, create_link, upload, uploaded
 from tests.conftest import new_key
 
 PDF = samples.pdf("public link")
@@ -19,27 +18,8 @@ TOKEN = re.compile(r"^[A-Za-z0-9_-]{22,}$")
 
 
 @pytest.fixture
-def anonymous(app) -> Iterator[TestClient]:
-    """A client that sends no API key, as a browser following a link does."""
-    with TestClient(app) as plain:
-        yield plain
-
-
-@pytest.fixture
 def file_id(client) -> str:
-    response = client.post(
-        "/v1/files",
-        data={"purpose": "dispute_evidence"},
-        files={"file": ("invoice 42.pdf", PDF, "application/octet-stream")},
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["id"]
-
-
-def create_link(client, file_id: str, **params) -> dict:
-    response = client.post("/v1/file_links", data={"file": file_id, **params})
-    assert response.status_code == 200, response.text
-    return response.json()
+    return uploaded(client, PDF, "invoice 42.pdf")["id"]
 
 
 def path_of(link: dict) -> str:
@@ -106,7 +86,7 @@ class TestGetPublicLink:
     def test_ignores_any_api_key_sent_along(self, client, file_id):
         link = create_link(client, file_id)
 
-        response = client.get(path_of(link), headers={"Authorization": f"Bearer {new_key()}"})
+        response = client.get(path_of(link), headers=bearer(new_key()))
 
         assert response.status_code == 200
         assert response.content == PDF
@@ -131,11 +111,7 @@ class TestGetPublicLink:
         assert response.content == PDF[:8]
 
     def test_each_link_serves_its_own_file(self, client, anonymous, file_id):
-        image = client.post(
-            "/v1/files",
-            data={"purpose": "business_logo"},
-            files={"file": ("logo.png", samples.png(), "application/octet-stream")},
-        ).json()["id"]
+        image = upload(client, samples.png(), "logo.png", purpose="business_logo").json()["id"]
         pdf_link = create_link(client, file_id)
         png_link = create_link(client, image)
 
