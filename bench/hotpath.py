@@ -12,12 +12,13 @@ profile (request ids, the key's account).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import secrets
 import sqlite3
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import common
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from filelinks_api import ids
 from filelinks_api.config import normalize_database_url
-from filelinks_api.db import Database
+from filelinks_api.db import Database, create_db_engine
 from filelinks_api.models import file_links
 from filelinks_api.repository import Scope
 from filelinks_api.services import file_links as links_service
@@ -51,6 +52,23 @@ def per_call_us(call: Callable[[], Any], calls: int) -> float:
     return statistics.median(rounds)
 
 
+def per_await_us(call: Callable[[], Awaitable[Any]], calls: int) -> float:
+    """per_call_us for a coroutine function, awaited in turn on one event loop."""
+
+    async def rounds() -> list[float]:
+        for _ in range(200):
+            await call()
+        measured = []
+        for _ in range(5):
+            started = time.perf_counter()
+            for _ in range(calls // 5):
+                await call()
+            measured.append((time.perf_counter() - started) / (calls // 5) * 1e6)
+        return measured
+
+    return statistics.median(asyncio.run(rounds()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
@@ -69,14 +87,19 @@ def main() -> None:
             return link_ids[next(counter) % len(link_ids)]
 
         database = Database.connect(url)
+        read_engine = create_db_engine(url, reads=True)  # sync; autocommit on SQLite only
         params = {"account": scope.account, "livemode": False}
 
-        def service() -> Any:
-            with database.reader() as session:
-                return links_service.retrieve(session, scope, next_id(), [])
+        async def service() -> Any:
+            async with database.read() as reader:
+                return await reader.run(links_service.retrieve, scope, next_id(), [])
+
+        def service_sync() -> Any:
+            with read_engine.connect() as connection:
+                return links_service.retrieve(connection, scope, next_id(), [])
 
         def session_prebuilt() -> Any:
-            with Session(database.read_engine) as session:
+            with Session(read_engine) as session:
                 return session.execute(PREBUILT, {**params, "id": next_id()}).first()
 
         def core_prebuilt() -> Any:
@@ -91,8 +114,12 @@ def main() -> None:
 
         results += [
             (
-                "service: Database.reader() (Core connection) + services.file_links.retrieve",
-                per_call_us(service, args.calls),
+                "service: Database.read() + services.file_links.retrieve (awaited)",
+                per_await_us(service, args.calls),
+            ),
+            (
+                "services.file_links.retrieve on a sync connection",
+                per_call_us(service_sync, args.calls),
             ),
             (
                 "ORM Session + prebuilt select (bindparams)",
@@ -135,7 +162,8 @@ def main() -> None:
             results.append(("psycopg 3 alone (auto-prepared)", per_call_us(driver_pg, args.calls)))
             raw_pg.close()
         plain.dispose()
-        database.dispose()
+        read_engine.dispose()
+        asyncio.run(database.dispose())
 
     key = common.KEY
     results += [

@@ -27,11 +27,11 @@ from typing import Any
 
 import common
 import seed_bulk
-from sqlalchemy import event, select, text
+from sqlalchemy import Engine, event, select, text
 
 from filelinks_api import repository
 from filelinks_api.config import normalize_database_url
-from filelinks_api.db import Database
+from filelinks_api.db import create_db_engine
 from filelinks_api.models import file_links
 from filelinks_api.repository import Scope
 from filelinks_api.schemas import ListFileLinksParams
@@ -56,11 +56,9 @@ def fresh_database(db: str) -> Iterator[str]:
             yield url
 
 
-def queries(
-    database: Database, seeded: seed_bulk.Seeded, limit: int
-) -> dict[str, Callable[[], Any]]:
+def queries(database: Engine, seeded: seed_bulk.Seeded, limit: int) -> dict[str, Callable[[], Any]]:
     now = seed_bulk.NOW
-    with database.reader() as session:
+    with database.connect() as session:
         # the cursor for the deep page: the link halfway down the account's list
         middle = session.execute(
             select(file_links.c.id)
@@ -75,7 +73,7 @@ def queries(
         parsed = ListFileLinksParams(limit=limit, **params)
 
         def call() -> Any:
-            with database.reader() as session:
+            with database.connect() as session:
                 view = links_service.list_links(session, SCOPE, parsed, now=now)
                 assert len(view.page.rows) == limit, (params, len(view.page.rows))
                 return view
@@ -83,7 +81,7 @@ def queries(
         return call
 
     def retrieve() -> Any:
-        with database.reader() as session:
+        with database.connect() as session:
             return links_service.retrieve(session, SCOPE, next(retrieve_ids), [])
 
     return {
@@ -123,7 +121,7 @@ def timed(
     }
 
 
-def explain(database: Database, call: Callable[[], Any]) -> list[str]:
+def explain(database: Engine, call: Callable[[], Any]) -> list[str]:
     """The plans of the statements `call` executes, as the engine sent them."""
     captured: list[tuple[str, Any]] = []
 
@@ -133,7 +131,7 @@ def explain(database: Database, call: Callable[[], Any]) -> list[str]:
 
     # One-row lookups run on the driver's cursor, past SQLAlchemy's events: record them too.
     run_lookup = repository._Lookup.first
-    dialect_name = database.read_engine.dialect.name
+    dialect_name = database.dialect.name
 
     def recording(lookup: Any, executor: Any, params: dict[str, Any]) -> Any:
         row = run_lookup(lookup, executor, params)
@@ -141,16 +139,16 @@ def explain(database: Database, call: Callable[[], Any]) -> list[str]:
         captured.append((sql, tuple(params[n] for n in order) if order else params))
         return row
 
-    event.listen(database.read_engine, "before_cursor_execute", capture)
+    event.listen(database, "before_cursor_execute", capture)
     repository._Lookup.first = recording  # type: ignore[method-assign]
     try:
         call()
     finally:
         repository._Lookup.first = run_lookup  # type: ignore[method-assign]
-        event.remove(database.read_engine, "before_cursor_execute", capture)
+        event.remove(database, "before_cursor_execute", capture)
     sqlite = database.engine.dialect.name == "sqlite"
     out = []
-    with database.engine.connect() as connection:
+    with database.connect() as connection:
         for statement, parameters in captured:
             prefix = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
             rows = connection.exec_driver_sql(prefix + statement, parameters).all()
@@ -172,10 +170,10 @@ def run_db(db: str, sizes: list[int], repeat: int, limit: int, plans: str) -> di
             log(f"{db}: seeding {size:,} links")
             seeded = seed_bulk.seed(url, size)
             log(f"{db}: seeded {size:,} (+{seeded.other_links:,}) in {seeded.seconds:.1f} s")
-            database = Database.connect(normalize_database_url(url))
+            database = create_db_engine(normalize_database_url(url), reads=True)
             stack.callback(database.dispose)
             if db == "postgres":
-                with database.engine.connect() as connection:
+                with database.connect() as connection:
                     size_text = connection.execute(
                         text("SELECT pg_size_pretty(pg_total_relation_size('file_links'))")
                     ).scalar_one()

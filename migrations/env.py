@@ -17,7 +17,10 @@ _ADVISORY_LOCK = 7_263_511_202
 
 def run_migrations_online() -> None:
     url = config.attributes.get("url") or load_settings().resolved_database_url
-    connectable = config.attributes.get("connection") or create_engine(url, poolclass=pool.NullPool)
+    connect_args = config.attributes.get("connect_args", {}) if url.startswith("postgres") else {}
+    connectable = config.attributes.get("connection") or create_engine(
+        url, poolclass=pool.NullPool, connect_args=connect_args
+    )
     with connectable.connect() as connection:
         postgres = connection.dialect.name == "postgresql"
         if postgres:

@@ -4,11 +4,12 @@ a transaction that is rolled back (the app's commits become savepoint releases).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from collections.abc import Iterator
-from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from filelinks_api import ids
 from filelinks_api.app import create_app
 from filelinks_api.config import Settings, normalize_database_url
-from filelinks_api.db import Database, migrate
+from filelinks_api.db import Database, Writer, migrate
 
 BACKENDS = ["sqlite"]
 if os.environ.get("FILELINKS_TEST_DATABASE_URL"):
@@ -91,7 +92,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def database(backend_url: str) -> Iterator[Database]:
     db = Database.connect(backend_url)
     yield db
-    db.dispose()
+    asyncio.run(db.dispose())
 
 
 @pytest.fixture
@@ -105,10 +106,37 @@ def session(database: Database) -> Iterator[Session]:
     connection.close()
 
 
+class SharedSession:
+    """`read()` and `write()` of a Database, on the test's session: the requests' work runs
+    inline on it, their commits release savepoints, and the test rolls everything back."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def read(self) -> SharedSession:
+        return self
+
+    def write(self, **_: Any) -> SharedSession:
+        return self
+
+    async def __aenter__(self) -> Writer:
+        return Writer(self.session)  # type: ignore[arg-type]
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self.session.in_transaction():  # not committed: undone, as Database.write() does
+            self.session.rollback()
+
+    async def ping(self) -> bool:
+        return True
+
+    async def dispose(self) -> None:
+        pass
+
+
 def share_session(app: FastAPI, session: Session) -> None:
     """Every request of `app` uses the test's session, which is rolled back after the test;
     the requests' commits release savepoints inside it."""
-    app.state.runtime.sessions = lambda write: nullcontext(session)
+    app.state.runtime.db = SharedSession(session)
 
 
 @pytest.fixture

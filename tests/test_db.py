@@ -1,23 +1,33 @@
-"""Database.begin_write on SQLite: the write lock is awaited, not slept for with the loop stopped."""
+"""Database.write(), the one way to a write transaction: it never blocks the event loop while
+it waits (SQLite's write lock, PostgreSQL's row locks and round trips), and keeps nothing it
+did not commit."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 import pytest
-from sqlalchemy import event, text
+from fastapi import FastAPI
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
-from filelinks_api import ids, repository
 from filelinks_api.app import create_app
 from filelinks_api.config import Settings
-from filelinks_api.db import Database, is_lock_timeout, migrate
-from tests.conftest import file_row
+from filelinks_api.db import Database, is_lock_timeout, migrate, sqlite_path
+from tests import samples
+from tests.conftest import new_key
+
+INSERT_CLOCK = text(
+    "INSERT INTO account_clocks (account, livemode, frozen_at, offset_seconds)"
+    " VALUES (:account, false, 1, 0)"
+)
+COUNT_CLOCKS = text("SELECT count(*) FROM account_clocks WHERE account = :account")
 
 
 @pytest.fixture
@@ -25,9 +35,9 @@ def sqlite_db(tmp_path: Path) -> Iterator[tuple[Database, Path]]:
     path = tmp_path / "lock.db"
     migrate(f"sqlite:///{path}")
     database = Database.connect(f"sqlite:///{path}")
-    assert database.ping()  # the first connection puts the file in WAL, as `serve` does
+    assert asyncio.run(database.ping())  # the first connection puts the file in WAL
     yield database, path
-    database.dispose()
+    asyncio.run(database.dispose())
 
 
 def hold_write_lock(path: Path) -> sqlite3.Connection:
@@ -49,26 +59,27 @@ class Ticker:
             await asyncio.sleep(0.001)
 
 
-class TestBeginWrite:
+async def count_clocks(database: Database, account: str) -> int:
+    async with database.read() as reader:
+        return await reader.run(
+            lambda c: int(c.execute(COUNT_CLOCKS, {"account": account}).scalar())
+        )
+
+
+class TestWriteOnSQLite:
     def test_waits_for_the_lock_while_the_loop_keeps_running(self, sqlite_db) -> None:
         database, path = sqlite_db
         holder = hold_write_lock(path)
         other_requests = Ticker()
 
-        async def release_later() -> None:
-            await asyncio.sleep(0.2)
-            holder.execute("COMMIT")
-
         async def scenario() -> float:
             background = asyncio.create_task(other_requests.run())
-            release = asyncio.create_task(release_later())
+            asyncio.get_running_loop().call_later(0.2, holder.execute, "COMMIT")
             started = time.monotonic()
-            with database.writer() as session:
-                await database.begin_write(session)
+            async with database.write() as writer:
                 waited = time.monotonic() - started
-                session.execute(text("DELETE FROM idempotency_keys"))
-                session.commit()
-            await release
+                await writer.run(lambda c: c.execute(INSERT_CLOCK, {"account": "acct_w"}))
+                await writer.commit()
             background.cancel()
             return waited
 
@@ -76,14 +87,14 @@ class TestBeginWrite:
 
         assert waited >= 0.15  # it did wait for the holder...
         assert other_requests.ticks >= 50  # ...and the loop ran other work meanwhile
+        assert asyncio.run(count_clocks(database, "acct_w")) == 1
         holder.close()
 
     def test_holds_the_lock_once_begun(self, sqlite_db) -> None:
         database, path = sqlite_db
 
         async def scenario() -> None:
-            with database.writer() as session:
-                await database.begin_write(session)
+            async with database.write():
                 other = sqlite3.connect(path, isolation_level=None, timeout=0)
                 with pytest.raises(sqlite3.OperationalError, match="locked"):
                     other.execute("BEGIN IMMEDIATE")
@@ -96,8 +107,8 @@ class TestBeginWrite:
         holder = hold_write_lock(path)
 
         async def scenario() -> None:
-            with database.writer() as session:
-                await database.begin_write(session, timeout=0.1)
+            async with database.write(timeout=0.1):
+                pass
 
         with pytest.raises(OperationalError) as raised:
             asyncio.run(scenario())
@@ -105,101 +116,152 @@ class TestBeginWrite:
         assert is_lock_timeout(raised.value)
         holder.close()
 
-    def test_the_session_works_normally_after_retries(self, sqlite_db) -> None:
-        database, path = sqlite_db
-        holder = hold_write_lock(path)
+
+class TestWrite:
+    """On both databases."""
+
+    def test_keeps_nothing_without_commit(self, database: Database) -> None:
+        account = new_key()
 
         async def scenario() -> int:
-            asyncio.get_running_loop().call_later(0.05, holder.execute, "COMMIT")
-            with database.writer() as session:
-                await database.begin_write(session)
-                session.execute(
-                    text(
-                        "INSERT INTO account_clocks (account, livemode, frozen_at, offset_seconds)"
-                        " VALUES ('acct_x', 0, 1, 0)"
-                    )
-                )
-                session.commit()
-            with database.reader() as connection:
-                return len(connection.execute(text("SELECT * FROM account_clocks")).all())
+            async with database.write() as writer:
+                await writer.run(lambda c: c.execute(INSERT_CLOCK, {"account": account}))
+            return await count_clocks(database, account)
+
+        assert asyncio.run(scenario()) == 0
+
+    def test_keeps_what_it_committed(self, database: Database) -> None:
+        account = new_key()
+
+        async def scenario() -> int:
+            async with database.write() as writer:
+                await writer.run(lambda c: c.execute(INSERT_CLOCK, {"account": account}))
+                await writer.commit()
+            return await count_clocks(database, account)
 
         assert asyncio.run(scenario()) == 1
-        holder.close()
+
+    def test_a_failed_write_leaves_nothing_behind(self, database: Database) -> None:
+        account = new_key()
+
+        async def scenario() -> None:
+            async with database.write() as writer:
+                await writer.run(lambda c: c.execute(INSERT_CLOCK, {"account": account}))
+                raise RuntimeError("the endpoint failed")
+
+        with pytest.raises(RuntimeError):
+            asyncio.run(scenario())
+        assert asyncio.run(count_clocks(database, account)) == 0
 
 
-class TestWritesThroughTheApp:
-    """A POST with an Idempotency-Key commits its claim first, then begins its work: that
-    second transaction must also wait for the lock without stopping the worker."""
+# --- requests on one worker ---------------------------------------------------------------
 
-    def test_the_work_after_the_claim_waits_without_blocking(self, tmp_path: Path) -> None:
+
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on this event loop, as one uvicorn worker runs it."""
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
+    ):
+        yield http
+
+
+def auth(key: str, **headers: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}", **headers}
+
+
+@pytest.fixture
+def real_app(tmp_path: Path, backend_url: str) -> FastAPI:
+    """The app on its own Database (no shared test session): writes really wait for locks."""
+    settings = Settings(data_dir=tmp_path / "data", database_url=backend_url, _env_file=None)  # type: ignore[call-arg]
+    return create_app(settings)
+
+
+class TestAWaitingWriteLeavesTheWorkerServing:
+    """While one request's write waits for a lock, another request on the same worker (the
+    same event loop) is answered."""
+
+    def test_an_idempotent_upload_waiting_for_the_sqlite_lock(self, tmp_path: Path) -> None:
         settings = Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
         settings.data_dir.mkdir()
         migrate(settings.resolved_database_url)
         app = create_app(settings)
-        runtime = app.state.runtime
-        key = "sk_test_" + "w" * 24
-        with runtime.db.writer() as session:
-            file = repository.insert_file(session, file_row(ids.account_for_key(key)))
-            session.commit()
-        db_path = settings.data_dir / "filelinks.db"
-        holder = sqlite3.connect(db_path, isolation_level=None)
-        held: list[float] = []
+        path = sqlite_path(settings.resolved_database_url)
+        assert path is not None
+        uploader, reader = new_key(), new_key()
 
-        def take_the_lock_once(_session: Session) -> None:
-            # Right after the claim commits, "another process" starts writing for 200 ms.
-            if not held:
-                holder.execute("BEGIN IMMEDIATE")
-                held.append(time.monotonic())
-                asyncio.get_running_loop().call_later(0.2, holder.execute, "COMMIT")
+        async def scenario() -> tuple[httpx.Response, httpx.Response, bool]:
+            async with serving(app) as http:
+                assert await app.state.runtime.db.ping()  # WAL on, as `serve` leaves it
+                holder = hold_write_lock(path)  # until the list has been answered
+                upload = asyncio.create_task(
+                    http.post(
+                        "/v1/files",
+                        data={"purpose": "dispute_evidence"},
+                        files={"file": ("a.pdf", samples.pdf(), "application/pdf")},
+                        headers=auth(uploader, **{"Idempotency-Key": "upload-1"}),
+                    )
+                )
+                await asyncio.sleep(0.1)  # the upload is waiting for the lock by now
+                listed = await http.get("/v1/file_links", headers=auth(reader))
+                upload_still_waiting = not upload.done()
+                holder.execute("COMMIT")
+                uploaded = await upload
+                holder.close()
+                return listed, uploaded, upload_still_waiting
 
-        event.listen(runtime.db.writer, "after_commit", take_the_lock_once)
-        other_requests = Ticker()
-        status = 0
-        body = f"file={file.id}".encode()
+        listed, uploaded, upload_still_waiting = asyncio.run(scenario())
 
-        async def post() -> None:
-            nonlocal status
+        assert listed.status_code == 200
+        assert upload_still_waiting  # the list was answered while the upload waited
+        assert uploaded.status_code == 200, uploaded.text
+        assert uploaded.json()["purpose"] == "dispute_evidence"
 
-            async def receive() -> dict[str, object]:
-                return {"type": "http.request", "body": body, "more_body": False}
+    def test_an_update_waiting_for_a_lock(self, real_app: FastAPI, database: Database) -> None:
+        owner, reader = new_key(), new_key()
 
-            async def send(message: dict[str, object]) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = int(message["status"])  # type: ignore[call-overload]
+        async def scenario() -> tuple[httpx.Response, httpx.Response, bool]:
+            async with serving(real_app) as http:
+                file = await http.post(
+                    "/v1/files",
+                    data={"purpose": "dispute_evidence"},
+                    files={"file": ("a.pdf", samples.pdf(), "application/pdf")},
+                    headers=auth(owner),
+                )
+                link = await http.post(
+                    "/v1/file_links", data={"file": file.json()["id"]}, headers=auth(owner)
+                )
+                link_id = link.json()["id"]
+                # "Another process" holds the lock the update needs until the list has been
+                # answered: the link's row on PostgreSQL, the database's write lock on SQLite.
+                path = sqlite_path(database.url)
+                holder: sqlite3.Connection | Connection
+                if path is not None:
+                    holder = hold_write_lock(path)
+                else:
+                    holder = database.engine.connect()
+                    holder.execute(
+                        text("SELECT 1 FROM file_links WHERE id = :id FOR UPDATE"), {"id": link_id}
+                    )
+                update = asyncio.create_task(
+                    http.post(
+                        f"/v1/file_links/{link_id}",
+                        data={"metadata[order]": "6735"},
+                        headers=auth(owner),
+                    )
+                )
+                await asyncio.sleep(0.1)
+                listed = await http.get("/v1/file_links", headers=auth(reader))
+                update_still_waiting = not update.done()
+                holder.rollback()
+                updated = await update
+                holder.close()
+                return listed, updated, update_still_waiting
 
-            headers = [
-                (b"host", b"test"),
-                (b"authorization", f"Bearer {key}".encode()),
-                (b"idempotency-key", b"k-1"),
-                (b"content-type", b"application/x-www-form-urlencoded"),
-                (b"content-length", str(len(body)).encode()),
-            ]
-            scope = {
-                "type": "http",
-                "http_version": "1.1",
-                "method": "POST",
-                "scheme": "http",
-                "path": "/v1/file_links",
-                "raw_path": b"/v1/file_links",
-                "query_string": b"",
-                "root_path": "",
-                "headers": headers,
-                "client": ("127.0.0.1", 1),
-                "server": ("127.0.0.1", 80),
-            }
-            await app(scope, receive, send)
+        listed, updated, update_still_waiting = asyncio.run(scenario())
 
-        async def scenario() -> None:
-            background = asyncio.create_task(other_requests.run())
-            await post()
-            background.cancel()
-
-        asyncio.run(scenario())
-        runtime.db.dispose()
-        holder.close()
-
-        assert held  # the lock was taken between the claim and the work
-        assert status == 200
-        # the worker kept running while the work waited for the lock
-        assert other_requests.ticks >= 50
+        assert listed.status_code == 200
+        assert update_still_waiting
+        assert updated.status_code == 200, updated.text
+        assert updated.json()["metadata"] == {"order": "6735"}

@@ -1,18 +1,20 @@
-"""The compiled lookups (repository._Lookup): same values as SQLAlchemy's own execution,
-SQLAlchemy's exceptions on failure."""
+"""The repository: typed rows that match their tables; the compiled lookups
+(repository._Lookup) give the same values as SQLAlchemy's own execution and SQLAlchemy's
+exceptions on failure; the public download and embedded links take one query each."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from filelinks_api import ids, repository
 from filelinks_api.db import Database
-from filelinks_api.models import file_links, files, idempotency_keys
+from filelinks_api.models import ROW_TYPES, file_links, files, idempotency_keys, metadata
 from filelinks_api.repository import Scope
 from tests.conftest import file_row
 
@@ -45,10 +47,9 @@ class TestLookups:
         _, link_id, token = add_file_and_link(session)
 
         got = repository.get_file_link(session, LIVE, link_id)
-        by_token = repository.get_file_link_by_token(session, token)
         want = session.execute(select(file_links).where(file_links.c.id == link_id)).one()
 
-        assert got._asdict() == dict(want._mapping) == by_token._asdict()
+        assert got._asdict() == dict(want._mapping)
         assert got.livemode is True  # a boolean, not SQLite's 1
         assert got.metadata == {"order": "6735", "note": "ünïcode"}  # decoded JSON
 
@@ -87,7 +88,7 @@ class TestLookups:
         assert repository.get_file_link(session, Scope(LIVE.account, False), link_id) is None
         assert repository.get_file_link(session, Scope("acct_other", True), link_id) is None
         assert repository.get_file(session, LIVE, "file_missing") is None
-        assert repository.get_file_link_by_token(session, "no-such-token") is None
+        assert repository.get_public_file(session, "no-such-token") is None
 
     def test_reads_through_a_connection(self, database: Database, session: Session) -> None:
         # The read path hands the lookups a Connection, not a Session.
@@ -97,15 +98,80 @@ class TestLookups:
 
         assert through_connection == repository.get_file_link(session, LIVE, link_id)
         assert through_connection.metadata == {"order": "6735", "note": "ünïcode"}
+
         # The read engine's own connections see committed rows only: none of the test's.
-        with database.reader() as connection:
-            assert repository.get_file_link(connection, LIVE, link_id) is None
+        async def read() -> object:
+            async with database.read() as reader:
+                return await reader.run(repository.get_file_link, LIVE, link_id)
+
+        assert asyncio.run(read()) is None
 
 
 def test_a_driver_error_is_raised_as_sqlalchemys(tmp_path: Path) -> None:
     empty = Database.connect(f"sqlite:///{tmp_path / 'empty.db'}")  # no tables
+
+    async def read() -> object:
+        async with empty.read() as reader:
+            return await reader.run(repository.get_file_link, LIVE, "link_x")
+
     try:
-        with empty.reader() as connection, pytest.raises(OperationalError, match="no such table"):
-            repository.get_file_link(connection, LIVE, "link_x")
+        with pytest.raises(OperationalError, match="no such table"):
+            asyncio.run(read())
     finally:
-        empty.dispose()
+        asyncio.run(empty.dispose())
+
+
+def test_each_row_type_names_its_table_columns_in_order() -> None:
+    for name, row in ROW_TYPES.items():
+        assert row._fields == tuple(column.name for column in metadata.tables[name].c), name
+
+
+class TestPublicFile:
+    def test_finds_the_file_and_the_link_expiry_by_token(self, session: Session) -> None:
+        file_id, _, token = add_file_and_link(session)
+
+        found = repository.get_public_file(session, token)
+
+        assert found is not None
+        assert found.link_expires_at == 1_900_000_000
+        assert found.file() == repository.get_file(session, LIVE, file_id)
+
+
+class TestEmbeddedLinks:
+    def test_many_files_take_one_query_and_keep_each_first_page(self, session: Session) -> None:
+        file_ids = []
+        for n in range(5):
+            file = repository.insert_file(session, file_row(LIVE.account, livemode=True))
+            file_ids.append(file.id)
+            for created in range(n + 1):  # file n has n + 1 links
+                repository.insert_file_link(
+                    session,
+                    {
+                        "id": ids.file_link_id(),
+                        "account": LIVE.account,
+                        "livemode": True,
+                        "created": 1_800_000_000 + created % 2,  # shared seconds
+                        "expires_at": None,
+                        "file": file.id,
+                        "metadata": {},
+                        "token": ids.link_token(),
+                    },
+                )
+        statements: list[str] = []
+        connection = session.connection()
+
+        def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+            statements.append(statement)
+
+        event.listen(connection, "before_cursor_execute", count)
+        try:
+            pages = repository.links_for_files(session, LIVE, file_ids, limit=3)
+        finally:
+            event.remove(connection, "before_cursor_execute", count)
+
+        assert len(statements) == 1
+        for n, file_id in enumerate(file_ids):
+            one_by_one = repository.links_for_files(session, LIVE, [file_id], limit=3)[file_id]
+            assert pages[file_id].rows == one_by_one.rows  # same links, same order
+            assert pages[file_id].has_more is (n + 1 > 3)
+            assert [link.file for link in pages[file_id].rows] == [file_id] * min(n + 1, 3)

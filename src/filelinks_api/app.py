@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AbstractContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,7 +19,7 @@ from filelinks_api.clock import Clock, SystemClock
 from filelinks_api.config import Settings, load_settings
 from filelinks_api.db import Database, is_lock_timeout
 from filelinks_api.errors import LockTimeout
-from filelinks_api.repository import Executor, Scope
+from filelinks_api.repository import Scope
 from filelinks_api.schemas import ErrorEnvelope
 from filelinks_api.services import controls
 from filelinks_api.services.controls import AccountClock, ClockBook
@@ -39,7 +39,9 @@ uploads are `multipart/form-data`. Authenticate with `Authorization: Bearer sk_t
 def create_app(
     settings: Settings, *, clock: Clock | None = None, database: Database | None = None
 ) -> FastAPI:
-    db = database or Database.connect(settings.resolved_database_url)
+    db = database or Database.connect(
+        settings.resolved_database_url, connect_timeout=settings.database_timeout_seconds
+    )
     storage = LocalStorage(settings.files_dir)
 
     @asynccontextmanager
@@ -47,7 +49,7 @@ def create_app(
         storage.prepare()
         yield
         if database is None:
-            db.dispose()
+            await db.dispose()
 
     app = FastAPI(
         title="filelinks-api",
@@ -60,15 +62,12 @@ def create_app(
         responses={"default": {"model": ErrorEnvelope, "description": "Stripe error envelope"}},
     )
 
-    def load_clocks() -> dict[Scope, AccountClock]:
-        with db.reader() as session:
-            return controls.load_clocks(session)
-
-    def sessions(write: bool) -> AbstractContextManager[Executor]:
-        return db.writer() if write else db.reader()
+    async def load_clocks() -> dict[Scope, AccountClock]:
+        async with app.state.runtime.db.read() as reader:
+            return await reader.run(controls.load_clocks)
 
     clocks = ClockBook(clock or SystemClock(), settings.data_dir / "clocks.epoch", load_clocks)
-    app.state.runtime = Runtime(settings, db, storage, clocks, sessions)
+    app.state.runtime = Runtime(settings, db, storage, clocks)
     install_handlers(app, body_timeout=settings.body_timeout_seconds)
     app.add_exception_handler(Replay, _replay)
     app.add_exception_handler(OperationalError, _database_busy)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import errno
 import importlib.util
 import logging
@@ -11,7 +12,7 @@ import sys
 
 from filelinks_api.clock import SystemClock
 from filelinks_api.config import Settings, SettingsError, load_settings
-from filelinks_api.db import Database, migrate
+from filelinks_api.db import Database, migrate, sqlite_path
 from filelinks_api.services import files, idempotency
 from filelinks_api.storage import LocalStorage
 
@@ -48,31 +49,40 @@ def _prepare(settings: Settings, *, sweep: bool = False) -> None:
         raise SettingsError(
             f"FILELINKS_DATA_DIR: cannot create {settings.data_dir}: {exc.strerror}"
         ) from None
+    url = settings.resolved_database_url
+    path = sqlite_path(url)
+    if path is not None and not path.parent.is_dir():
+        raise SettingsError(
+            f"FILELINKS_DATABASE_URL: the directory of the SQLite file {path} does not exist"
+        )
     try:
-        migrate(settings.resolved_database_url)
+        migrate(url, connect_timeout=settings.database_timeout_seconds)
     except Exception as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SettingsError(f"cannot migrate the database: {message}") from None
     if sweep:
-        _sweep_orphans(settings)
+        asyncio.run(_sweep_orphans(settings))
 
 
-def _sweep_orphans(settings: Settings) -> None:
+async def _sweep_orphans(settings: Settings) -> None:
     """Once per `serve`, before any worker starts: bytes a crash left without a row, and
     idempotency keys past their 24 hours."""
     storage = LocalStorage(settings.files_dir)
-    database = Database.connect(settings.resolved_database_url)
+    database = Database.connect(
+        settings.resolved_database_url, connect_timeout=settings.database_timeout_seconds
+    )
     try:
-        with database.reader() as session:
-            swept = files.sweep_orphans(
-                session, storage, grace_seconds=settings.orphan_grace_seconds
+        async with database.read() as reader:
+            swept = await reader.run(
+                files.sweep_orphans, storage, grace_seconds=settings.orphan_grace_seconds
             )
-        with database.writer() as session:
-            idempotency.prune(session, SystemClock().now())
+        async with database.write() as writer:
+            await writer.run(idempotency.prune, SystemClock().now())
+            await writer.commit()
     except OSError as exc:
         raise SettingsError(f"cannot sweep {settings.files_dir}: {exc.strerror}") from None
     finally:
-        database.dispose()
+        await database.dispose()
     if swept.stored or swept.staged:
         print(
             f"filelinks-api: removed {swept.stored} stored file(s) without a row and"

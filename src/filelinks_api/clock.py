@@ -13,3 +13,9 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> int:
         return int(time.time())
+
+
+def expired(expires_at: int | None, now: int) -> bool:
+    """The one expiry rule, for links and files alike: expired once `now` reaches
+    `expires_at`; never without one. (`repository.expired_filter` is its SQL twin.)"""
+    return expires_at is not None and expires_at <= now

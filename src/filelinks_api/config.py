@@ -15,8 +15,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-_KEY_PATTERN = re.compile(r"^(sk|rk|pk)_(test|live)_[A-Za-z0-9_]+$")
-_ACCOUNT_PATTERN = re.compile(r"^acct_[A-Za-z0-9]+$")
+# A well-formed API key (used with fullmatch: `$` alone would let a trailing newline through).
+API_KEY_PATTERN = re.compile(r"(sk|rk|pk)_(test|live)_[A-Za-z0-9_]{1,247}")
+_ACCOUNT_PATTERN = re.compile(r"acct_[A-Za-z0-9]+")
 
 MB = 1_000_000
 
@@ -46,6 +47,9 @@ class Settings(BaseSettings):
     orphan_grace_seconds: float = Field(default=60, ge=0)
     # The /_emulator/ test controls (clock, reset, generated files); off for shared deployments.
     emulator_controls: bool = True
+    # Connecting to the database may take this long; then `serve`/`migrate` fail (one line, exit
+    # 2) and a request gets a 503 instead of hanging on a host that never answers.
+    database_timeout_seconds: float = Field(default=10, gt=0)
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -59,7 +63,11 @@ class Settings(BaseSettings):
         for item in text.split(","):
             key, sep, account = item.strip().partition("=")
             key, account = key.strip(), account.strip()
-            if not sep or not _KEY_PATTERN.match(key) or not _ACCOUNT_PATTERN.match(account):
+            if (
+                not sep
+                or not API_KEY_PATTERN.fullmatch(key)
+                or not _ACCOUNT_PATTERN.fullmatch(account)
+            ):
                 raise ValueError(f"expected KEY=acct_ID pairs separated by commas, got {item!r}")
             keys[key] = account
         return keys

@@ -60,6 +60,16 @@ class AuthenticationError(StripeError):
     status = 401
 
 
+PUBLISHABLE_KEY = (
+    "This API call cannot be made with a publishable API key. Please use a secret API key. You"
+    " can find a list of your API keys at https://dashboard.stripe.com/account/apikeys."
+)
+
+
+def publishable_key_refused() -> AuthenticationError:
+    return AuthenticationError(PUBLISHABLE_KEY, code="secret_key_required")
+
+
 class PermissionDenied(StripeError):
     status = 403
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     JSON,
@@ -19,10 +19,6 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
 )
-
-# A row as the repository returns it, read by attribute (`link.expires_at`): SQLAlchemy's Row,
-# or the named tuple of a compiled lookup (repository._Lookup).
-Record: TypeAlias = Any
 
 # Stable constraint names on both engines, so migrations can refer to them.
 metadata = MetaData(
@@ -128,3 +124,64 @@ account_clocks = Table(
     Column("frozen_at", BigInteger, nullable=True),
     Column("offset_seconds", BigInteger, nullable=False),
 )
+
+
+# --- rows as the repository returns them ------------------------------------------------------
+# One named tuple per table, fields in column order (tests/test_repository.py checks them
+# against the tables), so a misspelt column is a type error.
+
+
+class FileRow(NamedTuple):
+    seq: int
+    id: str
+    account: str
+    livemode: bool
+    created: int
+    expires_at: int | None
+    filename: str | None
+    purpose: str
+    size: int
+    title: str | None
+    type: str | None
+    sha256: str
+
+
+class FileLinkRow(NamedTuple):
+    seq: int
+    id: str
+    account: str
+    livemode: bool
+    created: int
+    expires_at: int | None
+    file: str
+    metadata: dict[str, str]
+    token: str
+
+
+class IdempotencyKeyRow(NamedTuple):
+    seq: int
+    account: str
+    livemode: bool
+    key: str
+    endpoint: str
+    digest: str | None
+    created: int
+    started_at: float
+    status: int | None
+    body: bytes | None
+    request_id: str
+
+
+class AccountClockRow(NamedTuple):
+    account: str
+    livemode: bool
+    frozen_at: int | None
+    offset_seconds: int
+
+
+ROW_TYPES: dict[str, type[Any]] = {
+    "files": FileRow,
+    "file_links": FileLinkRow,
+    "idempotency_keys": IdempotencyKeyRow,
+    "account_clocks": AccountClockRow,
+}

@@ -7,10 +7,9 @@ Lists are newest first, ordered by (created, seq): `seq` is monotonic, so object
 
 from __future__ import annotations
 
-from collections import namedtuple
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, Generic, NamedTuple, TypeAlias, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -19,16 +18,26 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    func,
     insert,
     or_,
     select,
     tuple_,
     update,
 )
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from filelinks_api.models import Record, account_clocks, file_links, files, idempotency_keys
+from filelinks_api.models import (
+    AccountClockRow,
+    FileLinkRow,
+    FileRow,
+    IdempotencyKeyRow,
+    account_clocks,
+    file_links,
+    files,
+    idempotency_keys,
+)
 
 # What the functions here run their SQL on: a write session, or a connection for reads.
 Executor: TypeAlias = Session | Connection
@@ -40,9 +49,13 @@ class Scope:
     livemode: bool
 
 
+R = TypeVar("R", FileRow, FileLinkRow)
+_Row = TypeVar("_Row", bound=tuple[Any, ...])
+
+
 @dataclass
-class Page:
-    rows: Sequence[Record]
+class Page(Generic[R]):
+    rows: Sequence[R]
     has_more: bool
 
 
@@ -63,21 +76,26 @@ def _scoped(table: Table, scope: Scope) -> ColumnElement[bool]:
     return and_(table.c.account == scope.account, table.c.livemode == scope.livemode)
 
 
-class _Lookup:
+class _Lookup(Generic[_Row]):
     """A one-row SELECT built and compiled once per dialect, run on the driver's own cursor.
 
     For a lookup by a unique key, SQLAlchemy's execution path (execution context, cursor
     result, Row) costs more than the query: inside a request, a retrieve's read took about
     110 µs through `Connection.execute` and 63 µs this way (SQLite; the query alone is 7).
     Values still pass through the column types' own result processors (SQLite's booleans,
-    JSON), into a named tuple read by attribute as a Row is. DBAPI errors are wrapped as
-    SQLAlchemy's, and a dropped connection is invalidated, as `execute` would.
+    JSON), into the row's named tuple. DBAPI errors are wrapped as SQLAlchemy's, and a dropped
+    connection is invalidated, as `execute` would. It works on the DBAPI connection SQLAlchemy
+    hands out, psycopg's async one included (SQLAlchemy's adapter awaits it in the greenlet).
+
+    Uses SQLAlchemy's dialect-level API (compile, result processors, is_disconnect): pinned
+    to the SQLAlchemy minor version tests/test_repository.py covers (pyproject).
     """
 
-    def __init__(self, statement: Any) -> None:
+    def __init__(self, statement: Any, row: type[_Row]) -> None:
         self.statement = statement
-        names = [column.name for column in statement.selected_columns]
-        self.record: Any = namedtuple(f"{statement.get_final_froms()[0].name}_row", names)  # type: ignore[misc]
+        names = tuple(column.name for column in statement.selected_columns)
+        assert names == row._fields, (names, row._fields)  # type: ignore[attr-defined]
+        self.row = row
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
         self._converters: dict[str, list[Any]] = {}
 
@@ -93,7 +111,7 @@ class _Lookup:
             for column, described in zip(self.statement.selected_columns, description, strict=True)
         ]
 
-    def first(self, executor: Executor, params: dict[str, Any]) -> Record | None:
+    def first(self, executor: Executor, params: dict[str, Any]) -> _Row | None:
         connection = executor.connection() if isinstance(executor, Session) else executor
         dialect = connection.dialect
         compiled = self._compiled.get(dialect.name)
@@ -125,29 +143,54 @@ class _Lookup:
             cursor.close()
         if row is None:
             return None
-        return self.record._make(
+        return self.row._make(  # type: ignore[attr-defined]
             value if process is None else process(value)
             for process, value in zip(processors, row, strict=True)
         )
 
 
-def _by_scope_and(table: Table, column: str) -> _Lookup:
+def _by_scope_and(table: Table, column: str, row: type[_Row]) -> _Lookup[_Row]:
     return _Lookup(
         select(table).where(
             table.c.account == bindparam("account"),
             table.c.livemode == bindparam("livemode"),
             table.c[column] == bindparam("value"),
-        )
+        ),
+        row,
     )
 
 
-_GET_FILE = _by_scope_and(files, "id")
-_GET_FILE_LINK = _by_scope_and(file_links, "id")
-_GET_FILE_LINK_FOR_UPDATE = _Lookup(_GET_FILE_LINK.statement.with_for_update())
-_GET_FILE_LINK_BY_TOKEN = _Lookup(
-    select(file_links).where(file_links.c.token == bindparam("token"))
+class PublicFileRow(NamedTuple):
+    """A link's expiry and its file's columns, found by the link's token in one query."""
+
+    link_expires_at: int | None
+    seq: int
+    id: str
+    account: str
+    livemode: bool
+    created: int
+    expires_at: int | None
+    filename: str | None
+    purpose: str
+    size: int
+    title: str | None
+    type: str | None
+    sha256: str
+
+    def file(self) -> FileRow:
+        return FileRow._make(self[1:])
+
+
+_GET_FILE = _by_scope_and(files, "id", FileRow)
+_GET_FILE_LINK = _by_scope_and(file_links, "id", FileLinkRow)
+_GET_FILE_LINK_FOR_UPDATE = _Lookup(_GET_FILE_LINK.statement.with_for_update(), FileLinkRow)
+_GET_PUBLIC_FILE = _Lookup(
+    select(file_links.c.expires_at.label("link_expires_at"), *files.c)
+    .select_from(file_links.join(files, files.c.id == file_links.c.file))
+    .where(file_links.c.token == bindparam("token")),
+    PublicFileRow,
 )
-_GET_IDEMPOTENCY_KEY = _by_scope_and(idempotency_keys, "key")
+_GET_IDEMPOTENCY_KEY = _by_scope_and(idempotency_keys, "key", IdempotencyKeyRow)
 # Inserts and updates take their columns from the parameters they are executed with.
 _INSERT_FILE = insert(files).returning(*files.c)
 _INSERT_FILE_LINK = insert(file_links).returning(*file_links.c)
@@ -160,7 +203,7 @@ _UPDATE_IDEMPOTENCY_KEY = update(idempotency_keys).where(
 )
 
 
-def _lookup(session: Executor, lookup: _Lookup, scope: Scope, value: str) -> Record | None:
+def _lookup(session: Executor, lookup: _Lookup[_Row], scope: Scope, value: str) -> _Row | None:
     return lookup.first(
         session, {"account": scope.account, "livemode": scope.livemode, "value": value}
     )
@@ -179,6 +222,7 @@ def created_filter(table: Table, created: int | Mapping[str, int] | None) -> lis
 def page(
     session: Executor,
     table: Table,
+    row: type[R],
     scope: Scope,
     conditions: list[Any],
     *,
@@ -214,7 +258,7 @@ def page(
         query = query.order_by(table.c.created.asc(), table.c.seq.asc())
     else:
         query = query.order_by(table.c.created.desc(), table.c.seq.desc())
-    rows = list(session.execute(query).all())
+    rows = [row._make(values) for values in session.execute(query)]
     has_more = len(rows) > limit
     rows = rows[:limit]
     if backwards:
@@ -225,50 +269,51 @@ def page(
 # --- files ----------------------------------------------------------------------------------
 
 
-def insert_file(session: Executor, values: dict[str, Any]) -> Record:
+def insert_file(session: Executor, values: dict[str, Any]) -> FileRow:
     """The new row, as stored (RETURNING: no second query)."""
-    return session.execute(_INSERT_FILE, values).one()
+    return FileRow._make(session.execute(_INSERT_FILE, values).one())
 
 
-def get_file(session: Executor, scope: Scope, file_id: str) -> Record | None:
+def get_file(session: Executor, scope: Scope, file_id: str) -> FileRow | None:
     if not _storable(file_id):
         return None
     return _lookup(session, _GET_FILE, scope, file_id)
 
 
-def get_files(session: Executor, scope: Scope, file_ids: set[str]) -> dict[str, Record]:
+def get_files(session: Executor, scope: Scope, file_ids: set[str]) -> dict[str, FileRow]:
     if not file_ids:
         return {}
     rows = session.execute(select(files).where(_scoped(files, scope), files.c.id.in_(file_ids)))
-    return {row.id: row for row in rows}
+    return {row.id: FileRow._make(row) for row in rows}
 
 
 # --- file links -----------------------------------------------------------------------------
 
 
-def insert_file_link(session: Executor, values: dict[str, Any]) -> Record:
+def insert_file_link(session: Executor, values: dict[str, Any]) -> FileLinkRow:
     """The new row, as stored (RETURNING: no second query)."""
-    return session.execute(_INSERT_FILE_LINK, values).one()
+    return FileLinkRow._make(session.execute(_INSERT_FILE_LINK, values).one())
 
 
 def get_file_link(
     session: Executor, scope: Scope, link_id: str, *, for_update: bool = False
-) -> Record | None:
+) -> FileLinkRow | None:
     if not _storable(link_id):
         return None
     statement = _GET_FILE_LINK_FOR_UPDATE if for_update else _GET_FILE_LINK
     return _lookup(session, statement, scope, link_id)
 
 
-def get_file_link_by_token(session: Executor, token: str) -> Record | None:
+def get_public_file(session: Executor, token: str) -> PublicFileRow | None:
+    """The file behind a link token and the link's expiry: one query, no account needed."""
     if not _storable(token):
         return None
-    return _GET_FILE_LINK_BY_TOKEN.first(session, {"token": token})
+    return _GET_PUBLIC_FILE.first(session, {"token": token})
 
 
-def update_file_link(session: Executor, seq: int, values: dict[str, Any]) -> Record:
+def update_file_link(session: Executor, seq: int, values: dict[str, Any]) -> FileLinkRow:
     """The updated row (RETURNING: no second query)."""
-    return session.execute(_UPDATE_FILE_LINK, {"row_seq": seq, **values}).one()
+    return FileLinkRow._make(session.execute(_UPDATE_FILE_LINK, {"row_seq": seq, **values}).one())
 
 
 def expired_filter(expired: bool | None, now: int) -> list[Any]:
@@ -282,32 +327,67 @@ def expired_filter(expired: bool | None, now: int) -> list[Any]:
 
 def links_for_files(
     session: Executor, scope: Scope, file_ids: Sequence[str], limit: int
-) -> dict[str, Page]:
-    """The first page of links of each file (newest first), as embedded in `file.links`."""
-    pages: dict[str, Page] = {}
-    for file_id in file_ids:
-        pages[file_id] = page(
-            session,
-            file_links,
-            scope,
-            [file_links.c.file == file_id],
-            limit=limit,
-            starting_after=None,
-            ending_before=None,
+) -> dict[str, Page[FileLinkRow]]:
+    """The first page of links of each file (newest first), as embedded in `file.links`: one
+    query for any number of files (a window numbering each file's links, newest first)."""
+    if not file_ids:
+        return {}
+    if len(file_ids) == 1:  # the common case (a retrieve): the plain indexed page
+        return {
+            file_ids[0]: page(
+                session,
+                file_links,
+                FileLinkRow,
+                scope,
+                [file_links.c.file == file_ids[0]],
+                limit=limit,
+                starting_after=None,
+                ending_before=None,
+            )
+        }
+    position = (
+        func.row_number()
+        .over(
+            partition_by=file_links.c.file,
+            order_by=(file_links.c.created.desc(), file_links.c.seq.desc()),
         )
-    return pages
+        .label("position")
+    )
+    numbered = (
+        select(file_links, position)
+        .where(_scoped(file_links, scope), file_links.c.file.in_(set(file_ids)))
+        .subquery()
+    )
+    query = (
+        select(*(numbered.c[column.name] for column in file_links.c))
+        .where(numbered.c.position <= limit + 1)
+        .order_by(numbered.c.file, numbered.c.position)
+    )
+    found: dict[str, list[FileLinkRow]] = {file_id: [] for file_id in file_ids}
+    for values in session.execute(query):
+        link = FileLinkRow._make(values)
+        found[link.file].append(link)
+    return {
+        file_id: Page(rows=rows[:limit], has_more=len(rows) > limit)
+        for file_id, rows in found.items()
+    }
 
 
 # --- idempotency keys -----------------------------------------------------------------------
 
 
-def get_idempotency_key(session: Executor, scope: Scope, key: str) -> Record | None:
+def get_idempotency_key(session: Executor, scope: Scope, key: str) -> IdempotencyKeyRow | None:
     return _lookup(session, _GET_IDEMPOTENCY_KEY, scope, key)
 
 
-def insert_idempotency_key(session: Executor, values: dict[str, Any]) -> int:
-    """Raises IntegrityError when the key is already claimed."""
-    return int(session.execute(_INSERT_IDEMPOTENCY_KEY, values).scalar_one())
+def insert_idempotency_key(session: Executor, values: dict[str, Any]) -> int | None:
+    """The new claim's seq, or None when the key is already claimed (the insert ran in a
+    savepoint, so the caller's transaction goes on)."""
+    try:
+        with session.begin_nested():
+            return int(session.execute(_INSERT_IDEMPOTENCY_KEY, values).scalar_one())
+    except IntegrityError:
+        return None
 
 
 def take_over_idempotency_key(
@@ -349,8 +429,8 @@ def prune_idempotency_keys(session: Executor, created_before: int) -> int:
 # --- emulator controls ------------------------------------------------------------------------
 
 
-def all_account_clocks(session: Executor) -> Sequence[Record]:
-    return session.execute(select(account_clocks)).all()
+def all_account_clocks(session: Executor) -> list[AccountClockRow]:
+    return [AccountClockRow._make(row) for row in session.execute(select(account_clocks))]
 
 
 def save_account_clock(session: Executor, scope: Scope, frozen_at: int | None, offset: int) -> None:

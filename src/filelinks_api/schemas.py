@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator
 
-from filelinks_api.models import Record
+from filelinks_api.clock import expired
+from filelinks_api.models import FileLinkRow, FileRow
 from filelinks_api.purposes import ALL_PURPOSES, PURPOSES, UPLOAD_PURPOSES
 from filelinks_api.wire.params import (
     Bool,
@@ -159,15 +160,14 @@ class ErrorEnvelope(BaseModel):
 
 
 def to_stripe_link(
-    link: Record, *, now: int, base_url: str, file: dict[str, Any] | None = None
+    link: FileLinkRow, *, now: int, base_url: str, file: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    expires_at = link.expires_at
     return {
         "id": link.id,
         "object": "file_link",
         "created": link.created,
-        "expired": expires_at is not None and expires_at <= now,
-        "expires_at": expires_at,
+        "expired": expired(link.expires_at, now),
+        "expires_at": link.expires_at,
         "file": file if file is not None else link.file,
         "livemode": link.livemode,
         "metadata": link.metadata,
@@ -176,7 +176,7 @@ def to_stripe_link(
 
 
 def to_stripe_file(
-    file: Record,
+    file: FileRow,
     *,
     links: list[dict[str, Any]],
     links_have_more: bool,
@@ -203,7 +203,9 @@ def to_stripe_file(
     }
 
 
-def render_file(file: Record, links: Page, *, now: int, base_url: str) -> dict[str, Any]:
+def render_file(
+    file: FileRow, links: Page[FileLinkRow], *, now: int, base_url: str
+) -> dict[str, Any]:
     return to_stripe_file(
         file,
         links=[to_stripe_link(link, now=now, base_url=base_url) for link in links.rows],
@@ -214,12 +216,12 @@ def render_file(file: Record, links: Page, *, now: int, base_url: str) -> dict[s
 
 
 def render_link(
-    link: Record,
+    link: FileLinkRow,
     *,
     now: int,
     base_url: str,
-    file: Record | None = None,
-    file_links: Page | None = None,
+    file: FileRow | None = None,
+    file_links: Page[FileLinkRow] | None = None,
 ) -> dict[str, Any]:
     expanded = None
     if file is not None and file_links is not None:

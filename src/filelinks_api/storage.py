@@ -13,8 +13,11 @@ import re
 import secrets
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Protocol
+
+from filelinks_api.errors import StripeError
 
 CHUNK = 64 * 1024
 _STORED_NAME = re.compile(r"[A-Za-z0-9_]+")
@@ -23,10 +26,26 @@ HEAD_BYTES = 8192
 STALE_STAGED_SECONDS = 24 * 3600
 
 
+class ContentsMissing(StripeError):
+    """A file's row exists but its bytes do not (the data dir was moved, cleaned or damaged).
+    A clean 404 naming the file, never a 500 halfway through a response."""
+
+    status = 404
+
+    def __init__(self, file_id: str) -> None:
+        super().__init__(
+            f"The contents of file '{file_id}' are missing from this emulator's storage (was its"
+            " data directory moved or cleaned?). Upload the file again.",
+            code="resource_missing",
+            param="id",
+        )
+
+
 class StagedFile(Protocol):
     size: int
     head: bytes
     path: Path
+    stored_as: str | None  # the file id, once `Storage.commit` has moved the bytes into place
 
     def write(self, chunk: bytes) -> None: ...
 
@@ -55,6 +74,7 @@ class Storage(Protocol):
 class LocalStaged:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.stored_as: str | None = None
         self.size = 0
         self.head = b""
         self._hash = hashlib.sha256()
@@ -141,14 +161,34 @@ class LocalStorage:
         target.parent.mkdir(exist_ok=True)
         os.replace(staged.path, target)
         _fsync_dir(target.parent)
+        staged.stored_as = file_id
 
     def open(self, file_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        """The bytes [start, end) in chunks; opened now, so a missing file fails here."""
-        fp = open(self.path_for(file_id), "rb")  # noqa: SIM115 - closed by the generator
+        """The bytes [start, end) in chunks; opened now, so a missing file fails here (as
+        ContentsMissing), before any response has started."""
+        try:
+            fp = open(self.path_for(file_id), "rb")  # noqa: SIM115 - closed by the generator
+        except FileNotFoundError:
+            raise ContentsMissing(file_id) from None
         return _read_range(fp, start, end)
 
     def delete(self, file_id: str) -> None:
         self.path_for(file_id).unlink(missing_ok=True)
+
+
+@contextmanager
+def kept_only_on_success(storage: Storage, staged: StagedFile | None) -> Iterator[None]:
+    """Around an upload's handling: if the block fails, its staged bytes are discarded, or,
+    once moved into place, deleted (their row never committed: no orphan left to sweep)."""
+    try:
+        yield
+    except BaseException:
+        if staged is not None:
+            if staged.stored_as is not None:
+                storage.delete(staged.stored_as)
+            else:
+                staged.discard()
+        raise
 
 
 def _read_range(fp: IO[bytes], start: int, end: int | None) -> Iterator[bytes]:

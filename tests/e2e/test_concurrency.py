@@ -5,12 +5,12 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 import stripe
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
 
 from filelinks_api.models import idempotency_keys
 from tests import samples
@@ -94,37 +94,43 @@ def test_fifty_concurrent_metadata_updates_all_land(two_workers: Server):
 
 
 def test_a_request_still_executing_makes_a_retry_wait_with_409(two_workers: Server):
+    """The first request has claimed its key and waits for a row lock that "another process"
+    holds; a retry with the key meanwhile gets the retryable 409, then the first's answer."""
+    if two_workers.database_url.startswith("sqlite"):
+        pytest.skip(
+            "SQLite runs a claim and its work back to back under one write lock, so no test can"
+            " hold a request between them; tests/api/test_idempotency.py covers the 409 rule"
+        )
     key = new_key()
-    release = threading.Event()
-
-    def slow_body() -> Iterator[bytes]:
-        boundary = b"slowpart"
-        yield b"--" + boundary + b'\r\nContent-Disposition: form-data; name="purpose"\r\n\r\n'
-        yield b"dispute_evidence\r\n--" + boundary + b"\r\n"
-        yield b'Content-Disposition: form-data; name="file"; filename="a.pdf"\r\n\r\n'
-        yield samples.pdf()[:20]
-        release.wait(timeout=20)  # the upload stays in flight until the test says so
-        yield samples.pdf()[20:] + b"\r\n--" + boundary + b"--\r\n"
-
-    headers = {
-        **auth(key),
-        "Idempotency-Key": "in-flight",
-        "Content-Type": "multipart/form-data; boundary=slowpart",
-    }
+    file = httpx.post(
+        f"{two_workers.url}/v1/files",
+        files={"file": ("a.pdf", samples.pdf(), "application/octet-stream")},
+        data={"purpose": "dispute_evidence"},
+        headers=auth(key),
+    ).json()
+    link = httpx.post(
+        f"{two_workers.url}/v1/file_links", data={"file": file["id"]}, headers=auth(key)
+    ).json()
+    same_key = {**auth(key), "Idempotency-Key": "in-flight"}
+    update = {"metadata[order]": "6735"}
+    engine = create_engine(two_workers.database_url)
+    holder = engine.connect()
+    holder.execute(text("SELECT 1 FROM file_links WHERE id = :id FOR UPDATE"), {"id": link["id"]})
     results: list[httpx.Response] = []
-    uploader = threading.Thread(
+    first = threading.Thread(
         target=lambda: results.append(
             httpx.post(
-                f"{two_workers.url}/v1/files", content=slow_body(), headers=headers, timeout=30
+                f"{two_workers.url}/v1/file_links/{link['id']}",
+                data=update,
+                headers=same_key,
+                timeout=30,
             )
         )
     )
-    uploader.start()
-    same_key = {**auth(key), "Idempotency-Key": "in-flight"}
+    first.start()
     try:
-        # Wait, without touching the key, until the slow upload holds it.
-        engine = create_engine(two_workers.database_url)
-        deadline = time.monotonic() + 10
+        # Wait, without touching the key, until the first request holds it.
+        deadline = time.monotonic() + 2
         claimed = False
         while time.monotonic() < deadline and not claimed:
             with engine.connect() as connection:
@@ -136,32 +142,29 @@ def test_a_request_still_executing_makes_a_retry_wait_with_409(two_workers: Serv
                         )
                     ).first()
                 )
-            time.sleep(0.02)
-        engine.dispose()
+            time.sleep(0.01)
         assert claimed
         conflict = httpx.post(
-            f"{two_workers.url}/v1/files",
-            files={"file": ("a.pdf", samples.pdf(), "application/octet-stream")},
-            data={"purpose": "dispute_evidence"},
+            f"{two_workers.url}/v1/file_links/{link['id']}",
+            data=update,
             headers=same_key,
             timeout=30,
         )
     finally:
-        release.set()
-        uploader.join(timeout=30)
+        holder.rollback()
+        holder.close()
+        first.join(timeout=30)
+        engine.dispose()
     assert conflict.status_code == 409
+    assert conflict.headers["Stripe-Should-Retry"] == "true"
     assert conflict.json()["error"]["code"] == "idempotency_key_in_use"
     assert conflict.json()["error"]["type"] == "idempotency_error"
-    first = results[0]
-    assert first.status_code == 200, first.text
+    assert results[0].status_code == 200, results[0].text
     replay = httpx.post(
-        f"{two_workers.url}/v1/files",
-        files={"file": ("a.pdf", samples.pdf(), "application/octet-stream")},
-        data={"purpose": "dispute_evidence"},
-        headers={**auth(key), "Idempotency-Key": "in-flight"},
+        f"{two_workers.url}/v1/file_links/{link['id']}", data=update, headers=same_key
     )
     assert replay.headers["Idempotent-Replayed"] == "true"
-    assert replay.json()["id"] == first.json()["id"]
+    assert replay.content == results[0].content
 
 
 class DropFirstResponseProxy:

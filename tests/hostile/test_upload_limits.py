@@ -1,5 +1,5 @@
 """The per-purpose upload limit applies while the bytes stream in, before they reach the
-disk: `read_multipart` asks for the file part's limit with the fields sent before it
+disk: `read_params` asks for the file part's limit with the fields sent before it
 (`services.files.upload_limit`), and stops writing once that is passed."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from filelinks_api.services.files import upload_limit
 from filelinks_api.wire.envelope import StripeJSON, install_handlers
-from filelinks_api.wire.request import read_multipart
+from filelinks_api.wire.request import Upload, read_params
 from tests import samples
 from tests.hostile.checks import MULTIPART, multipart, part, stripe_error
 
@@ -49,11 +49,10 @@ class TestReadMultipartWithAPurposeLimit:
                 sinks.append(CountingSink())
                 return sinks[-1]
 
-            form = await read_multipart(
+            form = await read_params(
                 request,
-                open_sink,
-                body_limit=64_000,
-                file_limit=lambda fields: upload_limit(fields, UPLOAD_CAP),
+                64_000,
+                Upload(open_sink, lambda fields: upload_limit(fields, UPLOAD_CAP)),
             )
             return StripeJSON({"size": form.file.size if form.file else None})
 

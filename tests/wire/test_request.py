@@ -15,11 +15,11 @@ from filelinks_api.errors import StripeError
 from filelinks_api.wire.envelope import StripeJSON, install_handlers
 from filelinks_api.wire.request import (
     Caller,
+    Upload,
     authenticate,
     base_url,
     extract_key,
     mask_key,
-    read_multipart,
     read_params,
 )
 
@@ -241,7 +241,7 @@ def wire_client(sinks: list[MemorySink]) -> Iterator[TestClient]:
 
     @app.api_route("/params", methods=["GET", "POST", "DELETE"])
     async def params(request: Request) -> Response:
-        return StripeJSON(await read_params(request, BODY_LIMIT))
+        return StripeJSON((await read_params(request, BODY_LIMIT)).data)
 
     @app.post("/upload")
     async def upload(request: Request) -> Response:
@@ -249,9 +249,7 @@ def wire_client(sinks: list[MemorySink]) -> Iterator[TestClient]:
             sinks.append(MemorySink())
             return sinks[-1]
 
-        form = await read_multipart(
-            request, open_sink, body_limit=BODY_LIMIT, file_limit=FILE_LIMIT
-        )
+        form = await read_params(request, BODY_LIMIT, Upload(open_sink, FILE_LIMIT))
         file = None
         if form.file is not None:
             assert isinstance(form.file.sink, MemorySink)
@@ -260,7 +258,7 @@ def wire_client(sinks: list[MemorySink]) -> Iterator[TestClient]:
                 "size": form.file.size,
                 "data": form.file.sink.data.decode(),
             }
-        return StripeJSON({"fields": form.fields, "file": file})
+        return StripeJSON({"fields": form.data, "file": file})
 
     with TestClient(app) as client:
         yield client
@@ -317,6 +315,16 @@ class TestReadParams:
             "/params?a=query&q=1", content=b"a=body&b=2", headers={"Content-Type": FORM}
         )
         assert got.json() == {"a": "body", "q": "1", "b": "2"}
+
+    def test_post_merges_a_bracket_key_split_between_query_and_body(
+        self, wire_client: TestClient
+    ) -> None:
+        got = wire_client.post(
+            "/params?metadata[a]=1&metadata[c]=query",
+            content=b"file=file_x&metadata[b]=2&metadata[c]=body",
+            headers={"Content-Type": FORM},
+        )
+        assert got.json() == {"metadata": {"a": "1", "b": "2", "c": "body"}, "file": "file_x"}
 
     def test_post_accepts_a_charset(self, wire_client: TestClient) -> None:
         got = wire_client.post(
@@ -388,6 +396,24 @@ class TestReadMultipart:
             "file": {"filename": "/tmp/dir/a.pdf", "size": 13, "data": "%PDF-1.4 tiny"},
         }
         assert not sinks[0].discarded
+
+    def test_query_and_fields_merge_deeply(self, wire_client: TestClient) -> None:
+        body, headers = multipart(
+            field("file_link_data[metadata][b]", "2"), file_part(b"%PDF-1.4 tiny")
+        )
+        got = wire_client.post(
+            "/upload?purpose=dispute_evidence&file_link_data[metadata][a]=1",
+            content=body,
+            headers=headers,
+        )
+        assert got.json()["fields"] == {
+            "purpose": "dispute_evidence",
+            "file_link_data": {"metadata": {"a": "1", "b": "2"}},
+        }
+
+    def test_an_upload_must_be_multipart(self, wire_client: TestClient) -> None:
+        got = wire_client.post("/upload", content=b"purpose=x", headers={"Content-Type": FORM})
+        assert error_body(got, 400)["message"].startswith("Invalid request")
 
     def test_fields_without_a_file(self, wire_client: TestClient) -> None:
         body, headers = multipart(field("purpose", "dispute_evidence"))

@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
-from filelinks_api.api.deps import Call, Context, call_of, uploader
-from filelinks_api.api.files import NoParams, upload
+from filelinks_api.api.deps import Call, call_of
+from filelinks_api.api.uploads import upload
 from filelinks_api.schemas import ClockParams, EmulatorFileParams, FileObject
 from filelinks_api.services import controls
 from filelinks_api.wire.envelope import StripeJSON
 from filelinks_api.wire.openapi import form_body
+from filelinks_api.wire.params import NoParams
 
 router = APIRouter(prefix="/_emulator", tags=["Emulator controls"])
 
@@ -30,16 +31,16 @@ async def set_clock(call: Annotated[Call[ClockParams], Depends(call_of(ClockPara
     running; `reset=true` goes back to real time. Affects `created`, `expired`, expiry checks,
     public link URLs, file expiry and idempotency-key pruning of this account only."""
     clocks, params = call.runtime.clocks, call.params
-    async with call.writing() as session:
-        clock = controls.set_clock(
-            session,
+    async with call.write() as db:
+        clock = await db.run(
+            controls.set_clock,
             clocks,
             call.scope,
             frozen_at=params.frozen_at,
             advance=params.advance,
             reset=params.reset is True,
         )
-        session.commit()
+        await db.commit()
     clocks.changed(call.scope, clock)
     return StripeJSON(clocks.state(call.scope))
 
@@ -47,9 +48,9 @@ async def set_clock(call: Annotated[Call[ClockParams], Depends(call_of(ClockPara
 @router.delete("/data")
 async def reset_data(call: Annotated[Call[NoParams], Depends(call_of(NoParams))]) -> Response:
     """Delete the caller's files (and their bytes), file links and idempotency keys."""
-    async with call.writing() as session:
-        file_ids = controls.reset_data(session, call.scope)
-        session.commit()
+    async with call.write() as db:
+        file_ids = await db.run(controls.reset_data, call.scope)
+        await db.commit()
     controls.remove_bytes(call.runtime.storage, file_ids)
     return StripeJSON({"deleted": True, "files": len(file_ids)})
 
@@ -59,7 +60,9 @@ async def reset_data(call: Annotated[Call[NoParams], Depends(call_of(NoParams))]
     response_model=FileObject,
     openapi_extra=form_body(EmulatorFileParams, multipart=True, exclude=("file",)),
 )
-async def create_generated_file(context: Annotated[Context, Depends(uploader)]) -> Response:
+async def create_generated_file(
+    call: Annotated[Call[EmulatorFileParams], Depends(call_of(EmulatorFileParams, upload=True))],
+) -> Response:
     """Like `POST /v1/files`, with any of the 21 purposes, including the ones only Stripe
     creates (sigma_scheduled_query, finance_report_run, ...), so links to them can be tested."""
-    return await upload(EmulatorFileParams, context)
+    return await upload(call)

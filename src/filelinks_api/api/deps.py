@@ -2,30 +2,28 @@
 
 FastAPI solves every dependency node on every request: about 10 µs for a plain `async def`
 node and 35 µs for a generator one (`bench/asgi_cost.py`). So each route declares a single
-plain dependency, and opens its session itself (`with call.reading() as session:`) instead of
-through a generator dependency. All dependencies are `async def`: a sync one would cost a
+plain dependency, and reaches the database itself (`async with call.read() as db:`) instead
+of through a generator dependency. All dependencies are `async def`: a sync one would cost a
 threadpool hop per request.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractContextManager, asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from fastapi import Request
-from sqlalchemy.orm import Session
 
 from filelinks_api.config import Settings
-from filelinks_api.db import Database
-from filelinks_api.repository import Executor, Scope
+from filelinks_api.db import Database, Reader, Writer
+from filelinks_api.repository import Scope
+from filelinks_api.services import files, idempotency
 from filelinks_api.services.controls import ClockBook
-from filelinks_api.storage import LocalStorage
+from filelinks_api.storage import LocalStorage, StagedFile
 from filelinks_api.wire.params import StripeParams, parse
-from filelinks_api.wire.request import Caller, authenticate, base_url, read_params
-
-SessionFactory = Callable[[bool], AbstractContextManager[Any]]
+from filelinks_api.wire.request import Caller, Upload, authenticate, base_url, read_params
 
 
 @dataclass
@@ -36,10 +34,6 @@ class Runtime:
     db: Database
     storage: LocalStorage
     clocks: ClockBook
-    # write -> a Session for writes (Context.writing begins it, on SQLite with the write
-    # lock), else a Connection for autocommit reads; each closes on exit. Tests swap in their
-    # rolled-back session.
-    sessions: SessionFactory
 
     @classmethod
     def of(cls, request: Request) -> Runtime:
@@ -47,18 +41,46 @@ class Runtime:
         return runtime
 
 
-class Context:
-    """An authenticated request: who calls, in which scope, at what time."""
+_P = TypeVar("_P", bound=StripeParams)
 
-    __slots__ = ("_base_url", "caller", "now", "request", "runtime", "scope")
 
-    def __init__(self, request: Request, caller: Caller) -> None:
+class Call(Generic[_P]):
+    """An authenticated request with its parameters, decoded and validated: who calls, in
+    which scope, at what time, with what."""
+
+    __slots__ = (
+        "_base_url",
+        "caller",
+        "data",
+        "filename",
+        "now",
+        "params",
+        "request",
+        "runtime",
+        "scope",
+        "staged",
+    )
+
+    def __init__(
+        self,
+        request: Request,
+        runtime: Runtime,
+        caller: Caller,
+        params: _P,
+        data: dict[str, Any],
+        staged: StagedFile | None = None,
+        filename: str | None = None,
+    ) -> None:
         self.request = request
-        self.runtime = Runtime.of(request)
+        self.runtime = runtime
         self.caller = caller
         self.scope = Scope(caller.account, caller.livemode)
         # The caller's time: real time, or its account's test clock.
-        self.now = self.runtime.clocks.now(self.scope)
+        self.now = runtime.clocks.now(self.scope)
+        self.params = params
+        self.data = data  # as decoded, for the idempotency digest
+        self.staged = staged  # an upload's bytes, staged
+        self.filename = filename
         self._base_url: str | None = None
         request.scope["state"]["account"] = caller.account  # for the log line
 
@@ -69,57 +91,52 @@ class Context:
             self._base_url = public or base_url(self.request)
         return self._base_url
 
-    def reading(self) -> AbstractContextManager[Executor]:
-        return self.runtime.sessions(False)
+    def digest(self) -> str:
+        """The "same parameters" digest of this request (an upload's bytes included)."""
+        sha256 = self.staged.sha256() if self.staged is not None else None
+        return idempotency.digest(self.data, sha256)
 
-    @asynccontextmanager
-    async def writing(self) -> AsyncIterator[Session]:
-        """A write session whose transaction has begun (on SQLite: holding the lock)."""
-        with self.runtime.sessions(True) as session:
-            await self.runtime.db.begin_write(session)
-            yield session
+    def read(self) -> AbstractAsyncContextManager[Reader]:
+        return self.runtime.db.read()
 
-
-_P = TypeVar("_P", bound=StripeParams)
+    def write(self) -> AbstractAsyncContextManager[Writer]:
+        return self.runtime.db.write()
 
 
-class Call(Context, Generic[_P]):
-    """A Context with the request's parameters, decoded and validated."""
-
-    __slots__ = ("data", "params")
-
-    def __init__(self, request: Request, caller: Caller, params: _P, data: dict[str, Any]):
-        super().__init__(request, caller)
-        self.params = params
-        # As decoded, kept for the idempotency layer's "same parameters" check.
-        self.data = data
-
-
-def _caller(request: Request, *, allow_publishable: bool) -> Caller:
-    headers = request.headers
-    return authenticate(
-        headers.get("authorization"),
-        headers.get("stripe-account"),
-        Runtime.of(request).settings.api_keys,
-        allow_publishable=allow_publishable,
-    )
-
-
-async def uploader(request: Request) -> Context:
-    """The caller of an upload: publishable keys too (browsers upload directly). The body is
-    the route's to stream."""
-    return Context(request, _caller(request, allow_publishable=True))
-
-
-def call_of(model: type[_P]) -> Callable[[Request], Awaitable[Call[_P]]]:
-    """The dependency of a route taking `model`: authenticate (a secret key), then decode the
-    query and body into `model`; a 401 comes before any 400."""
+def call_of(model: type[_P], *, upload: bool = False) -> Callable[[Request], Awaitable[Call[_P]]]:
+    """The dependency of a route taking `model`: authenticate, then decode the query and body
+    into `model`; a 401 comes before any 400. With `upload`, a publishable key may call (as
+    browsers upload directly) and the multipart body's `file` part is staged in storage as it
+    streams, stopped at its purpose's size limit when `purpose` comes first."""
 
     async def dependency(request: Request) -> Call[_P]:
-        caller = _caller(request, allow_publishable=False)
-        data: dict[str, Any] = await read_params(
-            request, Runtime.of(request).settings.max_body_bytes
+        runtime = Runtime.of(request)
+        settings = runtime.settings
+        headers = request.headers
+        caller = authenticate(
+            headers.get("authorization"),
+            headers.get("stripe-account"),
+            settings.api_keys,
+            allow_publishable=upload,
         )
-        return Call(request, caller, parse(model, data), data)
+        spec = None
+        if upload:
+            spec = Upload(
+                open_sink=runtime.storage.stage,
+                limit=lambda fields: files.upload_limit(fields, settings.max_upload_bytes),
+            )
+        read = await read_params(request, settings.max_body_bytes, spec)
+        part = read.file
+        # storage.stage made the sink, so it is a StagedFile
+        staged = cast(StagedFile, part.sink) if part is not None else None
+        try:
+            params = parse(model, read.data)
+            await runtime.clocks.refresh()
+        except BaseException:
+            if staged is not None:
+                staged.discard()
+            raise
+        filename = part.filename if part is not None else None
+        return Call(request, runtime, caller, params, read.data, staged, filename)
 
     return dependency

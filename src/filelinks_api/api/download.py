@@ -9,7 +9,7 @@ from urllib.parse import quote
 from fastapi import Request
 from starlette.responses import Response, StreamingResponse
 
-from filelinks_api.models import Record
+from filelinks_api.models import FileRow
 from filelinks_api.storage import Storage
 
 MIME_TYPES = {
@@ -68,14 +68,14 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
     return start, end
 
 
-def _download_name(file: Record) -> str:
+def _download_name(file: FileRow) -> str:
     # A file uploaded without a name is named after its id; a public link need not show it.
     if not file.filename or file.filename == file.id:
         return f"file.{file.type}" if file.type else "file"
     return str(file.filename)
 
 
-def stream_file(request: Request, file: Record, storage: Storage) -> Response:
+def stream_file(request: Request, file: FileRow, storage: Storage) -> Response:
     size = file.size
     headers = {
         "Content-Type": MIME_TYPES.get(file.type or "", "application/octet-stream"),

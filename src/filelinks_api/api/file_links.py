@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
-from filelinks_api.api.deps import Call, Context, call_of
-from filelinks_api.api.idempotency import idempotent, respond
+from filelinks_api.api.deps import Call, call_of
+from filelinks_api.api.idempotency import idempotent
+from filelinks_api.repository import Executor
 from filelinks_api.schemas import (
     CreateFileLinkParams,
     FileLinkList,
@@ -26,7 +27,7 @@ from filelinks_api.wire.params import RetrieveParams
 router = APIRouter()
 
 
-def _content(view: LinkView, call: Context) -> dict[str, Any]:
+def _content(view: LinkView, call: Call[Any]) -> dict[str, Any]:
     return render_link(
         view.link,
         now=call.now,
@@ -44,9 +45,11 @@ def _content(view: LinkView, call: Context) -> dict[str, Any]:
 async def create_file_link(
     call: Annotated[Call[CreateFileLinkParams], Depends(call_of(CreateFileLinkParams))],
 ) -> Response:
-    async with call.writing() as session, idempotent(call, session, call.data) as idem:
-        view = file_links.create(session, call.scope, call.params, now=call.now)
-        return respond(session, idem, _content(view, call))
+    def create(db: Executor) -> dict[str, Any]:
+        return _content(file_links.create(db, call.scope, call.params, now=call.now), call)
+
+    async with idempotent(call) as idem:
+        return await idem.respond(create)
 
 
 @router.get(
@@ -57,8 +60,8 @@ async def create_file_link(
 async def retrieve_file_link(
     link_id: str, call: Annotated[Call[RetrieveParams], Depends(call_of(RetrieveParams))]
 ) -> Response:
-    with call.reading() as session:
-        view = file_links.retrieve(session, call.scope, link_id, call.params.expand)
+    async with call.read() as db:
+        view = await db.run(file_links.retrieve, call.scope, link_id, call.params.expand)
     return StripeJSON(_content(view, call))
 
 
@@ -71,9 +74,12 @@ async def update_file_link(
     link_id: str,
     call: Annotated[Call[UpdateFileLinkParams], Depends(call_of(UpdateFileLinkParams))],
 ) -> Response:
-    async with call.writing() as session, idempotent(call, session, call.data) as idem:
-        view = file_links.update(session, call.scope, link_id, call.params, now=call.now)
-        return respond(session, idem, _content(view, call))
+    def update(db: Executor) -> dict[str, Any]:
+        view = file_links.update(db, call.scope, link_id, call.params, now=call.now)
+        return _content(view, call)
+
+    async with idempotent(call) as idem:
+        return await idem.respond(update)
 
 
 @router.get(
@@ -84,8 +90,8 @@ async def update_file_link(
 async def list_file_links(
     call: Annotated[Call[ListFileLinksParams], Depends(call_of(ListFileLinksParams))],
 ) -> Response:
-    with call.reading() as session:
-        view = file_links.list_links(session, call.scope, call.params, now=call.now)
+    async with call.read() as db:
+        view = await db.run(file_links.list_links, call.scope, call.params, now=call.now)
     now, base_url = call.now, call.base_url
     data = [
         render_link(

@@ -15,6 +15,6 @@ router = APIRouter()
 @router.get("/healthz", openapi_extra={"security": []})
 async def healthz(request: Request) -> Response:
     db = Runtime.of(request).db
-    if not db.ping():
+    if not await db.ping():
         raise ServiceUnavailable("The service cannot reach its database.")
     return StripeJSON({"status": "ok"})

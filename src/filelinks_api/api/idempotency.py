@@ -1,28 +1,30 @@
 """The idempotency layer around every POST, and the one place a write request commits.
 
-`idempotent()` claims the request's `Idempotency-Key` (after authentication and, except for
-uploads, after parameter validation), raises `Replay` with the stored response when the key
-has been answered before, and stores whatever error the endpoint ends with. `respond()` renders
-the endpoint's result, stores it with the key in the endpoint's own transaction, and commits.
+`idempotent(call)` claims the request's `Idempotency-Key` in a write transaction of its own
+(its parameters are decoded and valid by then, an upload's bytes have arrived), raises
+`Replay` with the stored response when the key has been answered before, and stores whatever
+error the endpoint ends with. `Idempotent.respond(work)` runs the endpoint's database work in
+one write transaction, stores the rendered response with the key in it, and commits.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Request
-from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from filelinks_api.api.deps import Context
+from filelinks_api.api.deps import Call
 from filelinks_api.db import is_lock_timeout
-from filelinks_api.errors import ApiError, StripeError
-from filelinks_api.repository import Scope
+from filelinks_api.errors import ApiError, LockTimeout, StripeError
+from filelinks_api.repository import Executor
 from filelinks_api.services import idempotency
 from filelinks_api.services.idempotency import Claim, Stored
-from filelinks_api.wire.envelope import dumps, request_id_of
+from filelinks_api.wire.envelope import dumps, error_body, request_id_of
+
+log = logging.getLogger("filelinks_api.error")
 
 
 class Replay(Exception):
@@ -46,110 +48,85 @@ class Replay(Exception):
         )
 
 
-class Idempotency:
-    """One request's key, and its claim once the endpoint is executing."""
+class Idempotent:
+    """One write request: its key (if any), its claim, and its response."""
 
-    def __init__(self, session: Session, scope: Scope, key: str | None, request: Request) -> None:
-        self.session = session
-        self.scope = scope
+    def __init__(self, call: Call[Any], key: str | None) -> None:
+        self.call = call
         self.key = key
-        self.endpoint = request.url.path
-        self.request_id = request_id_of(request)
+        self.request_id = request_id_of(call.request)
         self.claim: Claim | None = None
-        self.digest: str | None = None
-        # False until the parameters are known to be valid: a failure before that is not stored.
-        self.executing = False
 
-    def begin(self, params: dict[str, Any] | None, *, now: int) -> None:
-        if self.key is None:
-            return
-        self.digest = None if params is None else idempotency.digest(params)
-        outcome = idempotency.claim(
-            self.session,
-            self.scope,
-            self.key,
-            endpoint=self.endpoint,
-            params_digest=self.digest,
-            now=now,
-            request_id=self.request_id,
-        )
-        self._take(outcome)
-        self.executing = params is not None
-
-    def validated(self, params: dict[str, Any], file_sha256: str | None = None) -> None:
-        """For uploads: the parameters (and bytes) are now known and valid."""
-        self.executing = True
-        if self.key is None:
-            return
-        self.digest = idempotency.digest(params, file_sha256)
-        if self.claim is None:  # the key was answered before: same parameters?
-            existing = idempotency.lookup(self.session, self.scope, self.key)
-            self._take(idempotency.compare(existing, self.key, self.digest))
-
-    def _take(self, outcome: Claim | Stored | None) -> None:
+    async def take(self) -> None:
+        """Claim the key (its own transaction), or raise Replay with the first answer."""
+        assert self.key is not None
+        call = self.call
+        async with call.write() as db:
+            outcome = await db.run(
+                idempotency.claim,
+                call.scope,
+                self.key,
+                endpoint=call.request.url.path,
+                params_digest=call.digest(),
+                now=call.now,
+                request_id=self.request_id,
+            )
+            await db.commit()
         if isinstance(outcome, Stored):
-            assert self.key is not None
             raise Replay(outcome, self.key)
         self.claim = outcome
 
-    def release(self) -> None:
-        if self.claim is not None:
-            self.session.rollback()
-            idempotency.release(self.session, self.claim)
-            self.claim = None
+    async def respond(self, work: Callable[[Executor], dict[str, Any]]) -> Response:
+        """Run `work` (it returns the Stripe object) in one write transaction, store its
+        response with the key in the same transaction, commit, answer."""
+        claim = self.claim
 
-    def store_failure(self, error: StripeError) -> None:
-        if self.claim is None:
-            return
-        if not self.executing or error.status == 429:
-            self.release()
-            return
-        self.session.rollback()
-        body = dumps({"error": error.to_dict()})
-        idempotency.store(self.session, self.claim, error.status, body, digest=self.digest)
-        self.session.commit()
+        def unit(executor: Executor) -> bytes:
+            body = dumps(work(executor))
+            if claim is not None:
+                idempotency.store(executor, claim, 200, body)
+            return body
 
-    def headers(self) -> dict[str, str]:
-        if self.key is None:
-            return {}
-        return {"Idempotency-Key": self.key, "Original-Request": self.request_id}
+        async with self.call.write() as db:
+            body = await db.run(unit)
+            await db.commit()
+        headers = {}
+        if self.key is not None:
+            headers = {"Idempotency-Key": self.key, "Original-Request": self.request_id}
+        return Response(body, media_type="application/json", headers=headers)
+
+    async def fail(self, error: StripeError) -> None:
+        """Store the error as the key's answer; a 429 is not stored (a retry may succeed)."""
+        claim = self.claim
+        if claim is None:
+            return
+        self.claim = None
+        try:
+            async with self.call.write() as db:
+                if error.status == 429:
+                    await db.run(idempotency.release, claim)
+                else:
+                    await db.run(idempotency.store, claim, error.status, error_body(error))
+                await db.commit()
+        except Exception:  # the original error still goes to the client; the claim is
+            # abandoned and taken over after idempotency.ABANDONED_AFTER
+            log.exception("could not record the idempotent outcome of %s", self.request_id)
 
 
 @asynccontextmanager
-async def idempotent(
-    context: Context, session: Session, params: dict[str, Any] | None
-) -> AsyncIterator[Idempotency]:
-    """Claim the request's key around a write; `params` is None for an upload, whose
-    parameters are known only once its body has been read (see `Idempotency.validated`)."""
-    request = context.request
-    key = request.headers.get("idempotency-key")
+async def idempotent(call: Call[Any]) -> AsyncIterator[Idempotent]:
+    """Claim the request's key (if it has one) around a write."""
+    key = call.request.headers.get("idempotency-key")
+    idem = Idempotent(call, key)
     if key is not None:
         idempotency.check_key(key)
-    idem = Idempotency(session, context.scope, key, request)
-    idem.begin(params, now=context.now)
-    if params is not None:
-        # The claim committed its own transaction: the work begins the next one, waiting
-        # for SQLite's write lock without blocking the loop (uploads do so after their body).
-        await context.runtime.db.begin_write(session)
+        await idem.take()
     try:
         yield idem
     except StripeError as error:
-        idem.store_failure(error)
-        raise
-    except Replay:
+        await idem.fail(error)
         raise
     except Exception as exc:
-        if is_lock_timeout(exc):
-            idem.release()  # a 429 is not stored: the client's retry may succeed
-        else:
-            idem.store_failure(ApiError(idem.request_id))
+        if not isinstance(exc, Replay):
+            await idem.fail(LockTimeout() if is_lock_timeout(exc) else ApiError(idem.request_id))
         raise
-
-
-def respond(session: Session, idem: Idempotency, content: dict[str, Any]) -> Response:
-    """Commit the endpoint's work together with its stored response, then answer."""
-    body = dumps(content)
-    if idem.claim is not None:
-        idempotency.store(session, idem.claim, 200, body, digest=idem.digest)
-    session.commit()
-    return Response(body, media_type="application/json", headers=idem.headers())

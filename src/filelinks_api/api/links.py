@@ -10,6 +10,7 @@ from filelinks_api.api.deps import Runtime
 from filelinks_api.api.download import stream_file
 from filelinks_api.errors import StripeError
 from filelinks_api.services import file_links
+from filelinks_api.storage import ContentsMissing
 from filelinks_api.wire.openapi import FILE_BYTES
 
 router = APIRouter()
@@ -23,9 +24,13 @@ async def public_link(token: str, request: Request) -> Response:
     runtime = Runtime.of(request)
     file = None
     if len(token) <= 128:
-        with runtime.sessions(False) as session:
+        await runtime.clocks.refresh()
+        async with runtime.db.read() as db:
             # No caller here: expiry follows the clock of the account that owns the link.
-            file = file_links.public_file(session, token, now=runtime.clocks.now)
+            file = await db.run(file_links.public_file, token, now=runtime.clocks.now)
     if file is None:
         raise StripeError(LINK_UNAVAILABLE, status=404)
-    return stream_file(request, file, runtime.storage)
+    try:
+        return stream_file(request, file, runtime.storage)
+    except ContentsMissing:  # says nothing more than an unknown token would
+        raise StripeError(LINK_UNAVAILABLE, status=404) from None

@@ -5,21 +5,20 @@ without sleeping and start from a clean slate. Everything acts on the caller's s
 (account, connected account, mode), so parallel suites with different keys never meet.
 
 The clock of an account is either frozen at a timestamp or real time plus an offset. It is
-stored in the database; each process keeps a copy and reloads it when the `clocks.epoch`
-file in the data dir changes (one `stat` per request), so every worker and replica sharing
-the data dir sees a change at once without a query per request.
+stored in the database; each process keeps a copy and reloads it (`await book.refresh()`, at
+the start of every request) when the `clocks.epoch` file in the data dir changes (one `stat`
+per request), so every worker and replica sharing the data dir sees a change at once without
+a query per request.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy.orm import Session
 
 from filelinks_api import repository
 from filelinks_api.clock import Clock
@@ -38,7 +37,10 @@ class ClockBook:
     """The time as each account sees it."""
 
     def __init__(
-        self, base: Clock, epoch_file: Path, load: Callable[[], dict[Scope, AccountClock]]
+        self,
+        base: Clock,
+        epoch_file: Path,
+        load: Callable[[], Awaitable[dict[Scope, AccountClock]]],
     ):
         self.base = base
         self.epoch_file = epoch_file
@@ -53,14 +55,15 @@ class ClockBook:
             return (0, 0)
         return (stat.st_ino, stat.st_mtime_ns)
 
-    def _refresh(self) -> None:
+    async def refresh(self) -> None:
+        """Reload the clocks if another process (or worker) changed one since we last looked."""
         epoch = self._epoch_now()
         if epoch != self._epoch:
-            self._clocks = self._load() if epoch != (0, 0) else {}
+            self._clocks = await self._load() if epoch != (0, 0) else {}
             self._epoch = epoch
 
     def now(self, scope: Scope) -> int:
-        self._refresh()
+        """The scope's time, as of the last `refresh()`."""
         clock = self._clocks.get(scope)
         if clock is None:
             return self.base.now()
@@ -97,7 +100,7 @@ def load_clocks(session: Executor) -> dict[Scope, AccountClock]:
 
 
 def set_clock(
-    session: Session,
+    session: Executor,
     book: ClockBook,
     scope: Scope,
     *,
@@ -135,7 +138,7 @@ def set_clock(
     return clock
 
 
-def reset_data(session: Session, scope: Scope) -> list[str]:
+def reset_data(session: Executor, scope: Scope) -> list[str]:
     """Delete the scope's links, files and idempotency keys; returns the file ids whose bytes
     the caller removes once this commits."""
     return repository.delete_scope_data(session, scope)

@@ -15,16 +15,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from filelinks_api import ids, repository
+from filelinks_api.clock import expired
 from filelinks_api.errors import InvalidRequestError, ResourceMissing
-from filelinks_api.models import Record, file_links
+from filelinks_api.models import FileLinkRow, FileRow, file_links
 from filelinks_api.purposes import LINKABLE_PURPOSES
 from filelinks_api.repository import Executor, Page, Scope
 from filelinks_api.schemas import CreateFileLinkParams, ListFileLinksParams, UpdateFileLinkParams
 from filelinks_api.services.pager import list_page
-from filelinks_api.wire.params import expansions, too_many_metadata_keys
+from filelinks_api.wire.params import METADATA_MAX_KEYS, expansions, too_many_metadata_keys
 
 EXPANDABLE: Mapping[str, Any] = {"file": {"links": {}}}
 FUTURE_TIMESTAMP = "Invalid timestamp: must be an integer Unix timestamp in the future."
@@ -32,9 +31,9 @@ FUTURE_TIMESTAMP = "Invalid timestamp: must be an integer Unix timestamp in the 
 
 @dataclass
 class LinkView:
-    link: Record
-    file: Record | None = None  # set when `file` is expanded
-    file_links: Page | None = None
+    link: FileLinkRow
+    file: FileRow | None = None  # set when `file` is expanded
+    file_links: Page[FileLinkRow] | None = None
 
 
 def check_future(expires_at: int | None, now: int, param: str) -> int | None:
@@ -44,14 +43,14 @@ def check_future(expires_at: int | None, now: int, param: str) -> int | None:
 
 
 def insert(
-    session: Session,
+    session: Executor,
     scope: Scope,
-    file: Record,
+    file: FileRow,
     *,
     expires_at: int | None,
     metadata: dict[str, str] | None,
     now: int,
-) -> Record:
+) -> FileLinkRow:
     """Add a link to `file` (already checked to be linkable); returns its row."""
     return repository.insert_file_link(
         session,
@@ -68,7 +67,7 @@ def insert(
     )
 
 
-def create(session: Session, scope: Scope, params: CreateFileLinkParams, *, now: int) -> LinkView:
+def create(session: Executor, scope: Scope, params: CreateFileLinkParams, *, now: int) -> LinkView:
     expand = expansions(params.expand, EXPANDABLE, on_list=False)
     file = repository.get_file(session, scope, params.file)
     if file is None:
@@ -90,12 +89,12 @@ def retrieve(session: Executor, scope: Scope, link_id: str, expand_paths: list[s
 
 
 def update(
-    session: Session, scope: Scope, link_id: str, params: UpdateFileLinkParams, *, now: int
+    session: Executor, scope: Scope, link_id: str, params: UpdateFileLinkParams, *, now: int
 ) -> LinkView:
     expand = expansions(params.expand, EXPANDABLE, on_list=False)
     # Read-merge-write under a row lock (PostgreSQL) or the write lock (SQLite, BEGIN IMMEDIATE).
     link = _get(session, scope, link_id, for_update=True)
-    if link.expires_at is not None and link.expires_at <= now:
+    if expired(link.expires_at, now):
         raise InvalidRequestError(
             f"The file link {link_id} has expired and can no longer be updated.", param="id"
         )
@@ -123,16 +122,16 @@ def merge_metadata(current: dict[str, str], update: dict[str, str] | None) -> di
             merged.pop(key, None)
         else:
             merged[key] = value
-    if len(merged) > 50:
+    if len(merged) > METADATA_MAX_KEYS:
         raise InvalidRequestError(too_many_metadata_keys(len(merged)), param="metadata")
     return merged
 
 
 @dataclass
 class LinkListView:
-    page: Page
-    files: dict[str, Record]
-    file_links: dict[str, Page]
+    page: Page[FileLinkRow]
+    files: dict[str, FileRow]
+    file_links: dict[str, Page[FileLinkRow]]
 
 
 def list_links(
@@ -145,43 +144,39 @@ def list_links(
     ]
     if params.file is not None:
         conditions.append(file_links.c.file == params.file)
-    page = list_page(session, file_links, scope, conditions, params, kind="file_link")
-    files: dict[str, Record] = {}
-    links: dict[str, Page] = {}
+    page = list_page(session, file_links, FileLinkRow, scope, conditions, params, kind="file_link")
+    files: dict[str, FileRow] = {}
+    links: dict[str, Page[FileLinkRow]] = {}
     if "file" in expand:
         files = repository.get_files(session, scope, {row.file for row in page.rows})
         links = repository.links_for_files(session, scope, list(files), EMBEDDED_LINKS)
     return LinkListView(page=page, files=files, file_links=links)
 
 
-def public_file(session: Executor, token: str, *, now: Callable[[Scope], int]) -> Record | None:
+def public_file(session: Executor, token: str, *, now: Callable[[Scope], int]) -> FileRow | None:
     """The file behind a public link token, or None once the link (or its file) has expired.
 
     `now` gives the time of the account owning the link (its test clock may be moved)."""
-    link = repository.get_file_link_by_token(session, token)
-    if link is None:
+    found = repository.get_public_file(session, token)
+    if found is None:
         return None
-    scope = Scope(link.account, link.livemode)
-    time_there = now(scope)
-    if link.expires_at is not None and link.expires_at <= time_there:
+    time_there = now(Scope(found.account, found.livemode))
+    if expired(found.link_expires_at, time_there) or expired(found.expires_at, time_there):
         return None
-    file = repository.get_file(session, scope, link.file)
-    if file is None or (file.expires_at is not None and file.expires_at <= time_there):
-        return None
-    return file
+    return found.file()
 
 
 EMBEDDED_LINKS = 10  # the first page of `file.links`, as a default-sized list
 
 
-def _get(session: Executor, scope: Scope, link_id: str, *, for_update: bool = False) -> Record:
+def _get(session: Executor, scope: Scope, link_id: str, *, for_update: bool = False) -> FileLinkRow:
     link = repository.get_file_link(session, scope, link_id, for_update=for_update)
     if link is None:
         raise ResourceMissing.for_object("file_link", link_id, param="id")
     return link
 
 
-def _view(session: Executor, scope: Scope, link: Record, expand: frozenset[str]) -> LinkView:
+def _view(session: Executor, scope: Scope, link: FileLinkRow, expand: frozenset[str]) -> LinkView:
     if "file" not in expand:
         return LinkView(link)
     file = repository.get_file(session, scope, link.file)

@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from filelinks_api import ids, repository
-from filelinks_api.errors import InvalidRequestError, ResourceMissing
-from filelinks_api.models import Record, files
+from filelinks_api.clock import expired
+from filelinks_api.errors import InvalidRequestError, ResourceMissing, publishable_key_refused
+from filelinks_api.models import FileLinkRow, FileRow, files
 from filelinks_api.purposes import LINK_ON_UPLOAD_PURPOSES, PURPOSES, expires_at
 from filelinks_api.repository import Executor, Page, Scope
 from filelinks_api.schemas import CreateFileParams, ListFilesParams
@@ -29,15 +28,14 @@ from filelinks_api.services import file_links
 from filelinks_api.services.pager import list_page
 from filelinks_api.storage import StagedFile, Storage
 from filelinks_api.wire.params import expansions
-from filelinks_api.wire.request import publishable_key_refused
 
 EXPANDABLE: Mapping[str, Any] = {"links": {}}
 
 
 @dataclass
 class FileView:
-    file: Record
-    links: Page
+    file: FileRow
+    links: Page[FileLinkRow]
 
 
 @dataclass
@@ -120,7 +118,7 @@ def prepare(
     return Prepared(row=row, link=link)
 
 
-def record(session: Session, scope: Scope, prepared: Prepared, *, now: int) -> FileView:
+def record(session: Executor, scope: Scope, prepared: Prepared, *, now: int) -> FileView:
     """Add the prepared file's row (and its link); the caller commits."""
     file = repository.insert_file(session, prepared.row)
     if prepared.link is not None:
@@ -150,8 +148,8 @@ def retrieve(session: Executor, scope: Scope, file_id: str, expand: list[str]) -
 
 @dataclass
 class FileListView:
-    page: Page
-    links: dict[str, Page]
+    page: Page[FileRow]
+    links: dict[str, Page[FileLinkRow]]
 
 
 def list_files(session: Executor, scope: Scope, params: ListFilesParams) -> FileListView:
@@ -159,17 +157,17 @@ def list_files(session: Executor, scope: Scope, params: ListFilesParams) -> File
     conditions = repository.created_filter(files, params.created)
     if params.purpose is not None:
         conditions.append(files.c.purpose == params.purpose)
-    page = list_page(session, files, scope, conditions, params, kind="file")
+    page = list_page(session, files, FileRow, scope, conditions, params, kind="file")
     links = repository.links_for_files(
         session, scope, [row.id for row in page.rows], file_links.EMBEDDED_LINKS
     )
     return FileListView(page=page, links=links)
 
 
-def for_download(session: Executor, scope: Scope, file_id: str, *, now: int) -> Record:
+def for_download(session: Executor, scope: Scope, file_id: str, *, now: int) -> FileRow:
     """The file whose contents the caller may read with their secret key."""
     file = _get(session, scope, file_id)
-    if file.expires_at is not None and file.expires_at <= now:
+    if expired(file.expires_at, now):
         raise ResourceMissing.for_object("file", file_id, param="id")
     if not PURPOSES[file.purpose].linkable:
         raise InvalidRequestError(
@@ -179,14 +177,14 @@ def for_download(session: Executor, scope: Scope, file_id: str, *, now: int) -> 
     return file
 
 
-def _get(session: Executor, scope: Scope, file_id: str) -> Record:
+def _get(session: Executor, scope: Scope, file_id: str) -> FileRow:
     file = repository.get_file(session, scope, file_id)
     if file is None:
         raise ResourceMissing.for_object("file", file_id, param="id")
     return file
 
 
-def _view(session: Executor, scope: Scope, file: Record) -> FileView:
+def _view(session: Executor, scope: Scope, file: FileRow) -> FileView:
     pages = repository.links_for_files(session, scope, [file.id], file_links.EMBEDDED_LINKS)
     return FileView(file=file, links=pages[file.id])
 

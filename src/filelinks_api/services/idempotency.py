@@ -1,9 +1,10 @@
 """Idempotent requests, as Stripe promises them for every POST.
 
-A POST carrying `Idempotency-Key` claims the key once its endpoint starts executing (a row
-with no response yet); the endpoint's response is stored in the same transaction as its work,
-so a retry gets exactly the first status and body back and nothing is done twice, across
-restarts and across processes sharing one database. Not stored, so a client may retry:
+A POST carrying `Idempotency-Key` claims the key once its parameters are decoded and valid
+(and an upload's bytes have arrived), in a transaction of its own (a row with no response
+yet); the endpoint's response is stored in the same transaction as its work, so a retry gets
+exactly the first status and body back and nothing is done twice, across restarts and across
+processes sharing one database. Not stored, so a client may retry:
 authentication failures, routing errors, parameter validation failures, and requests refused
 because the key is in flight (409).
 
@@ -24,13 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from filelinks_api import repository
 from filelinks_api.errors import IdempotencyError, InvalidRequestError
-from filelinks_api.models import Record
-from filelinks_api.repository import Scope
+from filelinks_api.models import IdempotencyKeyRow
+from filelinks_api.repository import Executor, Scope
 
 MAX_KEY_LENGTH = 255
 TTL_SECONDS = 24 * 60 * 60
@@ -55,6 +54,8 @@ class Claim:
 
 
 def digest(params: Mapping[str, Any], file_sha256: str | None = None) -> str:
+    """The one "same parameters" digest: the decoded parameters, order-insensitive, plus the
+    sha256 of an uploaded file's bytes."""
     canonical = orjson.dumps(params, option=orjson.OPT_SORT_KEYS)
     if file_sha256 is not None:
         canonical += b"\x00file:" + file_sha256.encode()
@@ -75,65 +76,59 @@ def check_key(key: str) -> None:
 
 
 def claim(
-    session: Session,
+    session: Executor,
     scope: Scope,
     key: str,
     *,
     endpoint: str,
-    params_digest: str | None,
+    params_digest: str,
     now: int,
     request_id: str,
-) -> Claim | Stored | None:
-    """Claim `key` for this request, or find what the first request with it did.
-
-    Returns a Claim (go ahead), a Stored response (replay it), or None when the first request
-    finished but `params_digest` is not known yet (an upload still to be read): call
-    `compare()` once it is. Raises the idempotency errors. Commits its own transaction.
-    """
+) -> Claim | Stored:
+    """Claim `key` for this request (go ahead), or find the first request's response (replay
+    it). Raises the idempotency errors. The caller commits."""
     existing = repository.get_idempotency_key(session, scope, key)
     if existing is not None and existing.created <= now - TTL_SECONDS:
         repository.delete_idempotency_key(session, existing.seq)
         existing = None
     if existing is None:
-        values = {
-            "account": scope.account,
-            "livemode": scope.livemode,
-            "key": key,
-            "endpoint": endpoint,
-            "digest": params_digest,
-            "created": now,
-            "started_at": time.time(),
-            "request_id": request_id,
-        }
-        try:
-            seq = repository.insert_idempotency_key(session, values)
-            session.commit()
+        seq = repository.insert_idempotency_key(
+            session,
+            {
+                "account": scope.account,
+                "livemode": scope.livemode,
+                "key": key,
+                "endpoint": endpoint,
+                "digest": params_digest,
+                "created": now,
+                "started_at": time.time(),
+                "request_id": request_id,
+            },
+        )
+        if seq is not None:
             return Claim(seq=seq, request_id=request_id)
-        except IntegrityError:
-            session.rollback()  # another request claimed it first
-            existing = repository.get_idempotency_key(session, scope, key)
-            if existing is None:  # pragma: no cover - claimed and pruned in between
-                raise
-    outcome = _judge(session, existing, key, endpoint, params_digest, request_id)
-    session.commit()
-    return outcome
+        # another request claimed it first (PostgreSQL; SQLite writers are serialized)
+        existing = repository.get_idempotency_key(session, scope, key)
+        if existing is None:  # pragma: no cover - claimed and pruned in between
+            raise in_use(key)
+    return _judge(session, existing, key, endpoint, params_digest, request_id)
 
 
 def _judge(
-    session: Session,
-    existing: Record,
+    session: Executor,
+    existing: IdempotencyKeyRow,
     key: str,
     endpoint: str,
-    params_digest: str | None,
+    params_digest: str,
     request_id: str,
-) -> Claim | Stored | None:
+) -> Claim | Stored:
     if existing.endpoint != endpoint:
         raise IdempotencyError(
             "Keys for idempotent requests can only be used for the same endpoint they were first"
             f" used for ('{endpoint}' vs '{existing.endpoint}'). Try using a key other than"
             f" '{key}' if you meant to execute a different request."
         )
-    if existing.status is None:
+    if existing.status is None or existing.body is None:
         if time.time() - existing.started_at < ABANDONED_AFTER:
             raise in_use(key)
         # The process that claimed it died before answering; its work never committed.
@@ -142,12 +137,6 @@ def _judge(
         ):
             return Claim(seq=existing.seq, request_id=request_id)
         raise in_use(key)
-    if params_digest is None:
-        return None
-    return compare(existing, key, params_digest)
-
-
-def compare(existing: Record, key: str, params_digest: str) -> Stored:
     if existing.digest is not None and existing.digest != params_digest:
         raise IdempotencyError(
             "Keys for idempotent requests can only be used with the same parameters they were"
@@ -168,30 +157,17 @@ def in_use(key: str) -> IdempotencyError:
     )
 
 
-def store(
-    session: Session, claim: Claim, status: int, body: bytes, *, digest: str | None = None
-) -> None:
+def store(session: Executor, claim: Claim, status: int, body: bytes) -> None:
     """Save the response; the caller commits it together with the endpoint's work."""
-    values: dict[str, Any] = {"status": status, "body": body}
-    if digest is not None:
-        values["digest"] = digest
-    repository.update_idempotency_key(session, claim.seq, values)
+    repository.update_idempotency_key(session, claim.seq, {"status": status, "body": body})
 
 
-def lookup(session: Session, scope: Scope, key: str) -> Record:
-    existing = repository.get_idempotency_key(session, scope, key)
-    if existing is None:  # pruned between the claim and now: nothing to replay
-        raise InvalidRequestError(f"The idempotency key '{key}' expired; retry the request.")
-    return existing
-
-
-def release(session: Session, claim: Claim) -> None:
-    """Forget the claim (parameters failed validation): the client may retry the key."""
+def release(session: Executor, claim: Claim) -> None:
+    """Forget the claim (the request was refused before executing, or timed out on a lock):
+    the client may retry the key. The caller commits."""
     repository.delete_idempotency_key(session, claim.seq)
-    session.commit()
 
 
-def prune(session: Session, now: int) -> int:
-    removed = repository.prune_idempotency_keys(session, now - TTL_SECONDS)
-    session.commit()
-    return removed
+def prune(session: Executor, now: int) -> int:
+    """Forget keys past their 24 hours. The caller commits."""
+    return repository.prune_idempotency_keys(session, now - TTL_SECONDS)

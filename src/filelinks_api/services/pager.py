@@ -9,23 +9,25 @@ from sqlalchemy import Table
 
 from filelinks_api import repository
 from filelinks_api.errors import ResourceMissing
-from filelinks_api.repository import CursorNotFound, Executor, Page, Scope
+from filelinks_api.repository import CursorNotFound, Executor, Page, R, Scope
 from filelinks_api.wire.params import ListParams
 
 
 def list_page(
     session: Executor,
     table: Table,
+    row: type[R],
     scope: Scope,
     conditions: list[Any],
     params: ListParams,
     *,
     kind: str,
-) -> Page:
+) -> Page[R]:
     try:
         return repository.page(
             session,
             table,
+            row,
             scope,
             conditions,
             limit=params.limit,

@@ -67,8 +67,18 @@ def list_envelope(data: list[Any], *, has_more: bool, url: str) -> dict[str, Any
     return {"object": "list", "data": data, "has_more": has_more, "url": url}
 
 
+def error_body(error: StripeError) -> bytes:
+    """The one place an error envelope's body is built."""
+    return dumps({"error": error.to_dict()})
+
+
 def error_response(error: StripeError) -> Response:
-    return StripeJSON({"error": error.to_dict()}, status_code=error.status, headers=error.headers)
+    return Response(
+        error_body(error),
+        status_code=error.status,
+        headers=error.headers,
+        media_type="application/json",
+    )
 
 
 def request_id_of(request: Request) -> str:

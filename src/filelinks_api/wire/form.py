@@ -144,19 +144,23 @@ def _finish(node: Any) -> Any:
 
 def decode_query(raw: bytes | str) -> dict[str, Any]:
     """A query string or x-www-form-urlencoded body, brackets possibly percent-encoded."""
+    return decode_pairs(query_pairs(raw))
+
+
+def query_pairs(raw: bytes | str) -> list[tuple[str, str]]:
+    """The (key, value) pairs of a query string or x-www-form-urlencoded body, undecoded."""
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise _bad("Invalid request: the parameters are not valid UTF-8.") from None
     if not raw:
-        return {}
+        return []
     try:
-        pairs = parse_qsl(raw, keep_blank_values=True, errors="strict", max_num_fields=MAX_PARAMS)
+        return parse_qsl(raw, keep_blank_values=True, errors="strict", max_num_fields=MAX_PARAMS)
     except UnicodeDecodeError:
         raise _bad("Invalid request: the parameters are not valid UTF-8.") from None
     except ValueError:
         raise _bad(
             f"Too many parameters: at most {MAX_PARAMS} may be sent in one request."
         ) from None
-    return decode_pairs(pairs)

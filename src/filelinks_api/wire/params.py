@@ -230,6 +230,10 @@ class ListParams(StripeParams):
         return self
 
 
+class NoParams(StripeParams):
+    """A route that takes no parameters (any sent is refused as unknown)."""
+
+
 class RetrieveParams(StripeParams):
     expand: Expand = []
 

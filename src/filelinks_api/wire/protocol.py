@@ -12,7 +12,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from filelinks_api.errors import InvalidRequestError
 from filelinks_api.ids import request_id
-from filelinks_api.wire.envelope import CORS_HEADERS, DEFAULT_STRIPE_VERSION, dumps
+from filelinks_api.wire.envelope import CORS_HEADERS, DEFAULT_STRIPE_VERSION, error_body
 
 UNPARSABLE = InvalidRequestError(
     "Invalid request: the HTTP request could not be parsed (its request line or headers are"
@@ -21,7 +21,7 @@ UNPARSABLE = InvalidRequestError(
 
 
 def unparsable_response(default_headers: list[tuple[bytes, bytes]]) -> bytes:
-    body = dumps({"error": UNPARSABLE.to_dict()})
+    body = error_body(UNPARSABLE)
     headers = [
         *default_headers,
         (b"content-type", b"application/json"),

@@ -1,7 +1,10 @@
 """From an HTTP request to (caller, params): the API key, the account, one params dict.
 
 GET parameters come from the query string; POST parameters from the body, with the query
-string merged underneath (the body wins on a clash), as stripe-mock does.
+string merged underneath, as stripe-mock does: the query's pairs and the body's (form-encoded
+or multipart fields) are decoded together, once, so a bracket key split between the two
+merges deeply (`?metadata[a]=1` with `metadata[b]=2` in the body gives both keys) and the
+body wins a clash (a repeated key keeps its last value).
 """
 
 from __future__ import annotations
@@ -20,17 +23,17 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartState, parse_options_header
 from starlette.requests import HTTPConnection, Request
 
+from filelinks_api.config import API_KEY_PATTERN
 from filelinks_api.errors import (
     AuthenticationError,
     InvalidRequestError,
     PayloadTooLarge,
     PermissionDenied,
+    publishable_key_refused,
 )
 from filelinks_api.ids import account_for_key
-from filelinks_api.wire.form import MAX_PARAMS, decode_pairs, decode_query
+from filelinks_api.wire.form import MAX_PARAMS, decode_pairs, decode_query, query_pairs
 
-# Used with fullmatch: `$` alone would let a trailing newline through.
-_KEY = re.compile(r"(sk|rk|pk)_(test|live)_[A-Za-z0-9_]{1,247}")
 _CONNECTED_ACCOUNT = re.compile(r"acct_[A-Za-z0-9]{1,64}")
 
 NO_KEY = (
@@ -38,10 +41,6 @@ NO_KEY = (
     " header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See"
     " https://stripe.com/docs/api#authentication for details, or we can help at"
     " https://support.stripe.com/."
-)
-PUBLISHABLE_KEY = (
-    "This API call cannot be made with a publishable API key. Please use a secret API key. You"
-    " can find a list of your API keys at https://dashboard.stripe.com/account/apikeys."
 )
 
 
@@ -74,7 +73,7 @@ def extract_key(authorization: str | None) -> str | None:
     if scheme == "basic":
         if not credentials:
             return None
-        if _KEY.fullmatch(credentials):
+        if API_KEY_PATTERN.fullmatch(credentials):
             return credentials
         try:
             decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
@@ -100,7 +99,7 @@ def authenticate(
             " the spaces and try again. If you have any questions, we can help at"
             " https://support.stripe.com/."
         )
-    match = _KEY.fullmatch(key)
+    match = API_KEY_PATTERN.fullmatch(key)
     if match is None:
         raise AuthenticationError(f"Invalid API Key provided: {mask_key(key)}")
     account = account_for_key(key) if api_keys is None else _lookup_constant_time(key, api_keys)
@@ -121,10 +120,6 @@ def authenticate(
             )
         account = f"{account}/{connected}"
     return Caller(account=account, livemode=mode == "live", publishable=publishable)
-
-
-def publishable_key_refused() -> AuthenticationError:
-    return AuthenticationError(PUBLISHABLE_KEY, code="secret_key_required")
 
 
 def _lookup_constant_time(key: str, api_keys: dict[str, str]) -> str | None:
@@ -194,21 +189,51 @@ INVALID_BODY = (
 )
 
 
-async def read_params(request: Request, body_limit: int) -> dict[str, Any]:
-    """The request's parameters as one nested dict (for every route but the upload)."""
-    query = decode_query(request.scope.get("query_string", b""))
+@dataclass
+class Upload:
+    """How a route takes an uploaded `file` part: where its bytes go, and its size limit."""
+
+    open_sink: Callable[[], FileSink]
+    limit: FileLimit
+
+
+@dataclass
+class Params:
+    """A request's parameters, decoded once, and the uploaded file part if any."""
+
+    data: dict[str, Any]
+    file: FilePart | None = None
+
+
+async def read_params(request: Request, body_limit: int, upload: Upload | None = None) -> Params:
+    """The request's parameters: query string and body assembled into one list of pairs and
+    decoded once. With `upload`, the body must be multipart and its `file` part streams into
+    `upload.open_sink()`; without, a file part is refused as an unknown parameter."""
+    raw_query = request.scope.get("query_string", b"")
     if request.method in ("GET", "HEAD", "DELETE"):
-        return query
+        return Params(decode_query(raw_query))
+    pairs = query_pairs(raw_query)
     content_type, _ = parse_options_header(request.headers.get("content-type"))
     if content_type == b"multipart/form-data":
-        form = await read_multipart(request, None, body_limit=body_limit, file_limit=0)
-        body = form.fields
-    else:
-        raw = await read_body(request, body_limit)
-        if raw and content_type not in (b"application/x-www-form-urlencoded", b""):
-            raise InvalidRequestError(INVALID_BODY)
-        body = decode_query(raw)
-    return {**query, **body} if query else body
+        form = await read_multipart(
+            request,
+            upload.open_sink if upload else None,
+            body_limit=body_limit,
+            file_limit=upload.limit if upload else 0,
+            pairs=pairs,
+        )
+        try:
+            return Params(decode_pairs(pairs), form.file)
+        except BaseException:
+            _discard(form.file)
+            raise
+    if upload is not None:
+        raise InvalidRequestError(INVALID_BODY)
+    raw = await read_body(request, body_limit)
+    if raw and content_type not in (b"application/x-www-form-urlencoded", b""):
+        raise InvalidRequestError(INVALID_BODY)
+    pairs += query_pairs(raw)
+    return Params(decode_pairs(pairs))
 
 
 # --- multipart ---------------------------------------------------------------------------
@@ -232,7 +257,6 @@ class FilePart:
 
 @dataclass
 class MultipartForm:
-    fields: dict[str, Any]
     file: FilePart | None
 
 
@@ -248,8 +272,10 @@ async def read_multipart(
     *,
     body_limit: int,
     file_limit: FileLimit,
+    pairs: list[tuple[str, str]],
 ) -> MultipartForm:
-    """Stream a multipart body: fields into memory (bounded), the `file` part into a sink.
+    """Stream a multipart body: fields appended to `pairs` (bounded), the `file` part into a
+    sink.
 
     `file_limit` bounds the file part, `body_limit` everything else. A callable `file_limit`
     is asked when the file part begins, with the fields sent so far (SDKs send `purpose`
@@ -261,7 +287,6 @@ async def read_multipart(
     if not boundary:
         raise InvalidRequestError(INVALID_BODY)
 
-    pairs: list[tuple[str, str]] = []
     state = _PartState()
     upload: FilePart | None = None
 
@@ -353,14 +378,13 @@ async def read_multipart(
             raise InvalidRequestError(
                 "Invalid request: the multipart body ended before its closing boundary."
             )
-        fields = decode_pairs(pairs)
     except MultipartParseError:
         _discard(upload)
         raise InvalidRequestError(INVALID_BODY) from None
     except BaseException:  # includes ClientDisconnect and cancellation
         _discard(upload)
         raise
-    return MultipartForm(fields=fields, file=upload)
+    return MultipartForm(file=upload)
 
 
 def body_too_large_file(limit: int) -> InvalidRequestError:
