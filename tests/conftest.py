@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from filelinks_api import ids
 from filelinks_api.app import create_app
 from filelinks_api.config import Settings, normalize_database_url
-from filelinks_api.db import Database, Writer, migrate
+from filelinks_api.db import Database, migrate
 
 BACKENDS = ["sqlite"]
 if os.environ.get("FILELINKS_TEST_DATABASE_URL"):
@@ -113,18 +113,20 @@ class SharedSession:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def read(self) -> SharedSession:
-        return self
+    async def read(self, work: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return work(self.session, *args, **kwargs)
+        finally:
+            self.session.rollback()  # a savepoint with nothing written
 
-    def write(self, **_: Any) -> SharedSession:
-        return self
-
-    async def __aenter__(self) -> Writer:
-        return Writer(self.session)  # type: ignore[arg-type]
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self.session.in_transaction():  # not committed: undone, as Database.write() does
-            self.session.rollback()
+    async def write(self, work: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            result = work(self.session, *args, **kwargs)
+            self.session.commit()
+            return result
+        except BaseException:
+            self.session.rollback()  # undone, as Database.write() does
+            raise
 
     async def ping(self) -> bool:
         return True

@@ -1,6 +1,6 @@
 """Database.write(), the one way to a write transaction: it never blocks the event loop while
-it waits (SQLite's write lock, PostgreSQL's row locks and round trips), and keeps nothing it
-did not commit."""
+it waits (SQLite's write lock, PostgreSQL's row locks and round trips), commits what its work
+did when the work returns, and keeps nothing when the work fails."""
 
 from __future__ import annotations
 
@@ -59,11 +59,16 @@ class Ticker:
             await asyncio.sleep(0.001)
 
 
+def insert_clock(connection: Connection, account: str) -> None:
+    connection.execute(INSERT_CLOCK, {"account": account})
+
+
+def count(connection: Connection, account: str) -> int:
+    return int(connection.execute(COUNT_CLOCKS, {"account": account}).scalar_one())
+
+
 async def count_clocks(database: Database, account: str) -> int:
-    async with database.read() as reader:
-        return await reader.run(
-            lambda c: int(c.execute(COUNT_CLOCKS, {"account": account}).scalar())
-        )
+    return await database.read(count, account)
 
 
 class TestWriteOnSQLite:
@@ -76,10 +81,8 @@ class TestWriteOnSQLite:
             background = asyncio.create_task(other_requests.run())
             asyncio.get_running_loop().call_later(0.2, holder.execute, "COMMIT")
             started = time.monotonic()
-            async with database.write() as writer:
-                waited = time.monotonic() - started
-                await writer.run(lambda c: c.execute(INSERT_CLOCK, {"account": "acct_w"}))
-                await writer.commit()
+            await database.write(insert_clock, "acct_w")
+            waited = time.monotonic() - started
             background.cancel()
             return waited
 
@@ -93,65 +96,72 @@ class TestWriteOnSQLite:
     def test_holds_the_lock_once_begun(self, sqlite_db) -> None:
         database, path = sqlite_db
 
-        async def scenario() -> None:
-            async with database.write():
-                other = sqlite3.connect(path, isolation_level=None, timeout=0)
-                with pytest.raises(sqlite3.OperationalError, match="locked"):
-                    other.execute("BEGIN IMMEDIATE")
-                other.close()
+        def try_another_writer(_connection: Connection) -> None:
+            other = sqlite3.connect(path, isolation_level=None, timeout=0)
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+            other.close()
 
-        asyncio.run(scenario())
+        asyncio.run(database.write(try_another_writer))
 
     def test_gives_up_with_a_lock_timeout(self, sqlite_db) -> None:
         database, path = sqlite_db
         holder = hold_write_lock(path)
 
-        async def scenario() -> None:
-            async with database.write(timeout=0.1):
-                pass
+        database.write_timeout = 0.1
 
         with pytest.raises(OperationalError) as raised:
-            asyncio.run(scenario())
+            asyncio.run(database.write(insert_clock, "acct_never"))
 
         assert is_lock_timeout(raised.value)
         holder.close()
 
 
+@pytest.fixture
+def committing(database: Database) -> Iterator[Database]:
+    """The shared test database, for a test that commits for real: emptied afterwards, as the
+    rolled-back tests expect to find it."""
+    yield database
+    with database.engine.begin() as connection:
+        for table in ("file_links", "files", "idempotency_keys", "account_clocks"):
+            connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.mark.usefixtures("committing")
 class TestWrite:
     """On both databases."""
 
-    def test_keeps_nothing_without_commit(self, database: Database) -> None:
+    def test_keeps_what_its_work_did(self, database: Database) -> None:
         account = new_key()
 
         async def scenario() -> int:
-            async with database.write() as writer:
-                await writer.run(lambda c: c.execute(INSERT_CLOCK, {"account": account}))
-            return await count_clocks(database, account)
-
-        assert asyncio.run(scenario()) == 0
-
-    def test_keeps_what_it_committed(self, database: Database) -> None:
-        account = new_key()
-
-        async def scenario() -> int:
-            async with database.write() as writer:
-                await writer.run(lambda c: c.execute(INSERT_CLOCK, {"account": account}))
-                await writer.commit()
+            await database.write(insert_clock, account)
             return await count_clocks(database, account)
 
         assert asyncio.run(scenario()) == 1
 
-    def test_a_failed_write_leaves_nothing_behind(self, database: Database) -> None:
+    def test_keeps_nothing_when_its_work_fails(self, database: Database) -> None:
         account = new_key()
 
-        async def scenario() -> None:
-            async with database.write() as writer:
-                await writer.run(lambda c: c.execute(INSERT_CLOCK, {"account": account}))
-                raise RuntimeError("the endpoint failed")
+        def insert_then_fail(connection: Connection) -> None:
+            insert_clock(connection, account)
+            raise RuntimeError("the endpoint failed")
 
-        with pytest.raises(RuntimeError):
-            asyncio.run(scenario())
-        assert asyncio.run(count_clocks(database, account)) == 0
+        async def scenario() -> int:
+            with pytest.raises(RuntimeError):
+                await database.write(insert_then_fail)
+            return await count_clocks(database, account)
+
+        assert asyncio.run(scenario()) == 0
+
+    def test_many_writes_overlap_on_one_loop(self, database: Database) -> None:
+        accounts = [new_key() for _ in range(20)]
+
+        async def scenario() -> list[int]:
+            await asyncio.gather(*(database.write(insert_clock, a) for a in accounts))
+            return [await count_clocks(database, a) for a in accounts]
+
+        assert asyncio.run(scenario()) == [1] * 20
 
 
 # --- requests on one worker ---------------------------------------------------------------
@@ -218,7 +228,8 @@ class TestAWaitingWriteLeavesTheWorkerServing:
         assert uploaded.status_code == 200, uploaded.text
         assert uploaded.json()["purpose"] == "dispute_evidence"
 
-    def test_an_update_waiting_for_a_lock(self, real_app: FastAPI, database: Database) -> None:
+    def test_an_update_waiting_for_a_lock(self, real_app: FastAPI, committing: Database) -> None:
+        database = committing
         owner, reader = new_key(), new_key()
 
         async def scenario() -> tuple[httpx.Response, httpx.Response, bool]:

@@ -100,23 +100,15 @@ class TestLookups:
         assert through_connection.metadata == {"order": "6735", "note": "ünïcode"}
 
         # The read engine's own connections see committed rows only: none of the test's.
-        async def read() -> object:
-            async with database.read() as reader:
-                return await reader.run(repository.get_file_link, LIVE, link_id)
-
-        assert asyncio.run(read()) is None
+        assert asyncio.run(database.read(repository.get_file_link, LIVE, link_id)) is None
 
 
 def test_a_driver_error_is_raised_as_sqlalchemys(tmp_path: Path) -> None:
     empty = Database.connect(f"sqlite:///{tmp_path / 'empty.db'}")  # no tables
 
-    async def read() -> object:
-        async with empty.read() as reader:
-            return await reader.run(repository.get_file_link, LIVE, "link_x")
-
     try:
         with pytest.raises(OperationalError, match="no such table"):
-            asyncio.run(read())
+            asyncio.run(empty.read(repository.get_file_link, LIVE, "link_x"))
     finally:
         asyncio.run(empty.dispose())
 

@@ -63,8 +63,8 @@ def create_app(
     )
 
     async def load_clocks() -> dict[Scope, AccountClock]:
-        async with app.state.runtime.db.read() as reader:
-            return await reader.run(controls.load_clocks)
+        runtime: Runtime = app.state.runtime
+        return await runtime.db.read(controls.load_clocks)
 
     clocks = ClockBook(clock or SystemClock(), settings.data_dir / "clocks.epoch", load_clocks)
     app.state.runtime = Runtime(settings, db, storage, clocks)

@@ -72,13 +72,10 @@ async def _sweep_orphans(settings: Settings) -> None:
         settings.resolved_database_url, connect_timeout=settings.database_timeout_seconds
     )
     try:
-        async with database.read() as reader:
-            swept = await reader.run(
-                files.sweep_orphans, storage, grace_seconds=settings.orphan_grace_seconds
-            )
-        async with database.write() as writer:
-            await writer.run(idempotency.prune, SystemClock().now())
-            await writer.commit()
+        swept = await database.read(
+            files.sweep_orphans, storage, grace_seconds=settings.orphan_grace_seconds
+        )
+        await database.write(idempotency.prune, SystemClock().now())
     except OSError as exc:
         raise SettingsError(f"cannot sweep {settings.files_dir}: {exc.strerror}") from None
     finally:

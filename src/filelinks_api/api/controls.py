@@ -31,16 +31,14 @@ async def set_clock(call: Annotated[Call[ClockParams], Depends(call_of(ClockPara
     running; `reset=true` goes back to real time. Affects `created`, `expired`, expiry checks,
     public link URLs, file expiry and idempotency-key pruning of this account only."""
     clocks, params = call.runtime.clocks, call.params
-    async with call.write() as db:
-        clock = await db.run(
-            controls.set_clock,
-            clocks,
-            call.scope,
-            frozen_at=params.frozen_at,
-            advance=params.advance,
-            reset=params.reset is True,
-        )
-        await db.commit()
+    clock = await call.db.write(
+        controls.set_clock,
+        clocks,
+        call.scope,
+        frozen_at=params.frozen_at,
+        advance=params.advance,
+        reset=params.reset is True,
+    )
     clocks.changed(call.scope, clock)
     return StripeJSON(clocks.state(call.scope))
 
@@ -48,9 +46,7 @@ async def set_clock(call: Annotated[Call[ClockParams], Depends(call_of(ClockPara
 @router.delete("/data")
 async def reset_data(call: Annotated[Call[NoParams], Depends(call_of(NoParams))]) -> Response:
     """Delete the caller's files (and their bytes), file links and idempotency keys."""
-    async with call.write() as db:
-        file_ids = await db.run(controls.reset_data, call.scope)
-        await db.commit()
+    file_ids = await call.db.write(controls.reset_data, call.scope)
     controls.remove_bytes(call.runtime.storage, file_ids)
     return StripeJSON({"deleted": True, "files": len(file_ids)})
 

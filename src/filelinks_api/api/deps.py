@@ -2,7 +2,7 @@
 
 FastAPI solves every dependency node on every request: about 10 µs for a plain `async def`
 node and 35 µs for a generator one (`bench/asgi_cost.py`). So each route declares a single
-plain dependency, and reaches the database itself (`async with call.read() as db:`) instead
+plain dependency, and reaches the database itself (`await call.db.read(work, ...)`) instead
 of through a generator dependency. All dependencies are `async def`: a sync one would cost a
 threadpool hop per request.
 """
@@ -10,14 +10,13 @@ threadpool hop per request.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
 from fastapi import Request
 
 from filelinks_api.config import Settings
-from filelinks_api.db import Database, Reader, Writer
+from filelinks_api.db import Database
 from filelinks_api.repository import Scope
 from filelinks_api.services import files, idempotency
 from filelinks_api.services.controls import ClockBook
@@ -52,6 +51,7 @@ class Call(Generic[_P]):
         "_base_url",
         "caller",
         "data",
+        "db",
         "filename",
         "now",
         "params",
@@ -73,6 +73,7 @@ class Call(Generic[_P]):
     ) -> None:
         self.request = request
         self.runtime = runtime
+        self.db = runtime.db
         self.caller = caller
         self.scope = Scope(caller.account, caller.livemode)
         # The caller's time: real time, or its account's test clock.
@@ -95,12 +96,6 @@ class Call(Generic[_P]):
         """The "same parameters" digest of this request (an upload's bytes included)."""
         sha256 = self.staged.sha256() if self.staged is not None else None
         return idempotency.digest(self.data, sha256)
-
-    def read(self) -> AbstractAsyncContextManager[Reader]:
-        return self.runtime.db.read()
-
-    def write(self) -> AbstractAsyncContextManager[Writer]:
-        return self.runtime.db.write()
 
 
 def call_of(model: type[_P], *, upload: bool = False) -> Callable[[Request], Awaitable[Call[_P]]]:

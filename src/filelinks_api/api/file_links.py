@@ -60,8 +60,7 @@ async def create_file_link(
 async def retrieve_file_link(
     link_id: str, call: Annotated[Call[RetrieveParams], Depends(call_of(RetrieveParams))]
 ) -> Response:
-    async with call.read() as db:
-        view = await db.run(file_links.retrieve, call.scope, link_id, call.params.expand)
+    view = await call.db.read(file_links.retrieve, call.scope, link_id, call.params.expand)
     return StripeJSON(_content(view, call))
 
 
@@ -90,8 +89,7 @@ async def update_file_link(
 async def list_file_links(
     call: Annotated[Call[ListFileLinksParams], Depends(call_of(ListFileLinksParams))],
 ) -> Response:
-    async with call.read() as db:
-        view = await db.run(file_links.list_links, call.scope, call.params, now=call.now)
+    view = await call.db.read(file_links.list_links, call.scope, call.params, now=call.now)
     now, base_url = call.now, call.base_url
     data = [
         render_link(

@@ -42,8 +42,7 @@ async def create_file(
 async def retrieve_file(
     file_id: str, call: Annotated[Call[RetrieveParams], Depends(call_of(RetrieveParams))]
 ) -> Response:
-    async with call.read() as db:
-        view = await db.run(files.retrieve, call.scope, file_id, call.params.expand)
+    view = await call.db.read(files.retrieve, call.scope, file_id, call.params.expand)
     return StripeJSON(render_file(view.file, view.links, now=call.now, base_url=call.base_url))
 
 
@@ -51,8 +50,7 @@ async def retrieve_file(
 async def list_files(
     call: Annotated[Call[ListFilesParams], Depends(call_of(ListFilesParams))],
 ) -> Response:
-    async with call.read() as db:
-        view = await db.run(files.list_files, call.scope, call.params)
+    view = await call.db.read(files.list_files, call.scope, call.params)
     now, base_url = call.now, call.base_url
     data = [
         render_file(row, view.links[row.id], now=now, base_url=base_url) for row in view.page.rows
@@ -65,6 +63,5 @@ async def list_files(
 async def file_contents(
     file_id: str, call: Annotated[Call[NoParams], Depends(call_of(NoParams))]
 ) -> Response:
-    async with call.read() as db:
-        file = await db.run(files.for_download, call.scope, file_id, now=call.now)
+    file = await call.db.read(files.for_download, call.scope, file_id, now=call.now)
     return stream_file(call.request, file, call.runtime.storage)

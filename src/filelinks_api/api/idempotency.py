@@ -61,17 +61,15 @@ class Idempotent:
         """Claim the key (its own transaction), or raise Replay with the first answer."""
         assert self.key is not None
         call = self.call
-        async with call.write() as db:
-            outcome = await db.run(
-                idempotency.claim,
-                call.scope,
-                self.key,
-                endpoint=call.request.url.path,
-                params_digest=call.digest(),
-                now=call.now,
-                request_id=self.request_id,
-            )
-            await db.commit()
+        outcome = await call.db.write(
+            idempotency.claim,
+            call.scope,
+            self.key,
+            endpoint=call.request.url.path,
+            params_digest=call.digest(),
+            now=call.now,
+            request_id=self.request_id,
+        )
         if isinstance(outcome, Stored):
             raise Replay(outcome, self.key)
         self.claim = outcome
@@ -87,9 +85,7 @@ class Idempotent:
                 idempotency.store(executor, claim, 200, body)
             return body
 
-        async with self.call.write() as db:
-            body = await db.run(unit)
-            await db.commit()
+        body = await self.call.db.write(unit)
         headers = {}
         if self.key is not None:
             headers = {"Idempotency-Key": self.key, "Original-Request": self.request_id}
@@ -101,13 +97,12 @@ class Idempotent:
         if claim is None:
             return
         self.claim = None
+        db = self.call.db
         try:
-            async with self.call.write() as db:
-                if error.status == 429:
-                    await db.run(idempotency.release, claim)
-                else:
-                    await db.run(idempotency.store, claim, error.status, error_body(error))
-                await db.commit()
+            if error.status == 429:
+                await db.write(idempotency.release, claim)
+            else:
+                await db.write(idempotency.store, claim, error.status, error_body(error))
         except Exception:  # the original error still goes to the client; the claim is
             # abandoned and taken over after idempotency.ABANDONED_AFTER
             log.exception("could not record the idempotent outcome of %s", self.request_id)

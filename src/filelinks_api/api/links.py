@@ -25,9 +25,8 @@ async def public_link(token: str, request: Request) -> Response:
     file = None
     if len(token) <= 128:
         await runtime.clocks.refresh()
-        async with runtime.db.read() as db:
-            # No caller here: expiry follows the clock of the account that owns the link.
-            file = await db.run(file_links.public_file, token, now=runtime.clocks.now)
+        # No caller here: expiry follows the clock of the account that owns the link.
+        file = await runtime.db.read(file_links.public_file, token, now=runtime.clocks.now)
     if file is None:
         raise StripeError(LINK_UNAVAILABLE, status=404)
     try:
