@@ -1,4 +1,5 @@
-"""The CLI: `migrate`, and `serve` refusing bad settings with one clear line."""
+"""The CLI: `migrate`, and `serve` refusing bad settings (a database that never answers
+included) with one clear line and exit status 2."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+
+import pytest
+
+from filelinks_api.config import Settings
+from tests.e2e.conftest import free_port
 
 
 def run_cli(
@@ -96,3 +104,75 @@ def test_unreachable_database_is_one_line(tmp_path: Path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("filelinks-api: error: cannot migrate the database:")
+
+
+class SilentServer:
+    """A 'database host' that accepts TCP connections and never says a word."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted.append(connection)  # held open, never answered
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.accepted:
+            connection.close()
+
+
+@pytest.mark.parametrize("command", ["migrate", "serve"])
+def test_a_database_that_never_answers_fails_in_bounded_time(tmp_path: Path, command: str):
+    args = ("serve", "--port", str(free_port())) if command == "serve" else ("migrate",)
+    silent = SilentServer()
+    try:
+        started = time.monotonic()
+        result = run_cli(
+            *args,
+            env={
+                "FILELINKS_DATA_DIR": str(tmp_path),
+                "FILELINKS_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{silent.port}/x",
+                "FILELINKS_DATABASE_TIMEOUT_SECONDS": "2",
+            },
+            timeout=30,
+        )
+        took = time.monotonic() - started
+    finally:
+        silent.close()
+    assert silent.accepted  # it did reach the silent host
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("filelinks-api: error: cannot migrate the database:")
+    assert "timeout" in lines[0].lower()
+    assert took < 15
+
+
+def test_the_default_database_timeout_is_ten_seconds(tmp_path: Path):
+    settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    assert settings.database_timeout_seconds == 10
+
+
+def test_a_sqlite_file_in_a_missing_directory_is_named(tmp_path: Path):
+    database = tmp_path / "no-such-dir" / "f.db"
+    result = run_cli(
+        "migrate",
+        env={
+            "FILELINKS_DATA_DIR": str(tmp_path),
+            "FILELINKS_DATABASE_URL": f"sqlite:///{database}",
+        },
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"filelinks-api: error: FILELINKS_DATABASE_URL: the directory of the SQLite file"
+        f" {database} does not exist"
+    ]

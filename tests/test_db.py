@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import OperationalError
 
@@ -276,3 +277,27 @@ class TestAWaitingWriteLeavesTheWorkerServing:
         assert update_still_waiting
         assert updated.status_code == 200, updated.text
         assert updated.json()["metadata"] == {"order": "6735"}
+
+
+def test_a_request_gets_a_retryable_503_when_the_database_never_answers(tmp_path: Path) -> None:
+    from tests.test_cli import SilentServer
+
+    silent = SilentServer()
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=f"postgresql://postgres@127.0.0.1:{silent.port}/x",
+        database_timeout_seconds=2,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    try:
+        with TestClient(create_app(settings)) as http:
+            started = time.monotonic()
+            got = http.get("/v1/file_links", headers=auth(new_key()))
+            took = time.monotonic() - started
+    finally:
+        silent.close()
+
+    assert got.status_code == 503
+    assert got.json()["error"]["type"] == "api_error"
+    assert got.headers["Stripe-Should-Retry"] == "true"
+    assert took < 10

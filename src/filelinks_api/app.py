@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.responses import Response
 
 from filelinks_api import __version__
@@ -17,8 +18,8 @@ from filelinks_api.api.deps import Runtime
 from filelinks_api.api.idempotency import Replay
 from filelinks_api.clock import Clock, SystemClock
 from filelinks_api.config import Settings, load_settings
-from filelinks_api.db import Database, is_lock_timeout
-from filelinks_api.errors import LockTimeout
+from filelinks_api.db import Database, is_lock_timeout, is_unreachable
+from filelinks_api.errors import LockTimeout, ServiceUnavailable
 from filelinks_api.repository import Scope
 from filelinks_api.schemas import ErrorEnvelope
 from filelinks_api.services import controls
@@ -71,6 +72,7 @@ def create_app(
     install_handlers(app, body_timeout=settings.body_timeout_seconds)
     app.add_exception_handler(Replay, _replay)
     app.add_exception_handler(OperationalError, _database_busy)
+    app.add_exception_handler(PoolTimeout, _database_busy)
     # Routes are matched in order: the busiest first (each miss costs a regex match).
     for module in (file_links, links, files, health):
         app.include_router(module.router)
@@ -103,10 +105,19 @@ async def _replay(request: Request, exc: Exception) -> Response:
 
 
 async def _database_busy(request: Request, exc: Exception) -> Response:
-    # Contention that did not resolve quickly is Stripe's retryable 429, never a 500.
+    # Contention that did not resolve quickly is Stripe's retryable 429, never a 500; a
+    # database that cannot be reached (or whose pool stayed empty) is a retryable 503.
     if is_lock_timeout(exc):
         return error_response(LockTimeout())
+    if is_unreachable(exc) or isinstance(exc, PoolTimeout):
+        return error_response(DATABASE_UNAVAILABLE)
     raise exc
+
+
+DATABASE_UNAVAILABLE = ServiceUnavailable(
+    "The service cannot reach its database right now; retry the request.",
+    headers={"Stripe-Should-Retry": "true"},
+)
 
 
 def app_from_environment() -> FastAPI:

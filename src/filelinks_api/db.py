@@ -274,6 +274,26 @@ def is_lock_timeout(exc: BaseException) -> bool:
     return any(marker in text for marker in _LOCK_ERRORS)
 
 
+_UNREACHABLE = (
+    "connection timeout",
+    "connection failed",
+    "could not connect",
+    "connection refused",
+    "server closed the connection",
+    "the connection is closed",
+)
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """The database cannot be reached (down, silent past the connect timeout, or dropped)."""
+    if not isinstance(exc, OperationalError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    text = str(exc.orig).lower()
+    return any(marker in text for marker in _UNREACHABLE)
+
+
 def sqlite_path(url: str) -> Path | None:
     """The database file of a SQLite URL (None for another database)."""
     if not url.startswith("sqlite"):

@@ -205,3 +205,32 @@ class TestGetPublicLink:
         link = create_link(client, file_id)
 
         assert anonymous.get(path_of(link)[:-1]).status_code == 404
+
+
+class TestMissingContents:
+    """A row whose bytes are gone (a data dir moved or cleaned by hand): a clean 404, never a
+    500 in the middle of a response."""
+
+    def test_the_contents_route_names_the_file(self, client, app, file_id):
+        app.state.runtime.storage.path_for(file_id).unlink()
+
+        got = client.get(f"/v1/files/{file_id}/contents")
+
+        assert got.status_code == 404
+        error = got.json()["error"]
+        assert (error["type"], error["code"], error["param"]) == (
+            "invalid_request_error",
+            "resource_missing",
+            "id",
+        )
+        assert file_id in error["message"]
+
+    def test_the_public_link_says_nothing_more(self, client, anonymous, app, file_id):
+        link = create_link(client, file_id)
+        app.state.runtime.storage.path_for(file_id).unlink()
+
+        got = anonymous.get(path_of(link))
+
+        assert got.status_code == 404
+        assert file_id not in got.text
+        assert got.json() == anonymous.get("/links/no-such-token").json()
