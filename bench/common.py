@@ -310,9 +310,39 @@ def start_process(
     return server
 
 
-def start_service(data_dir: Path, database_url: str | None, workers: int) -> Server:
+def source_env(src: Path | None) -> dict[str, str]:
+    """The environment that makes `python -m filelinks_api` import the checkout at `src`
+    (its `src/` first on PYTHONPATH, ahead of the editable install); {} for the installed one."""
+    if src is None:
+        return {}
+    paths = [str(Path(src).resolve() / "src")]
+    if os.environ.get("PYTHONPATH"):
+        paths.append(os.environ["PYTHONPATH"])
+    return {"PYTHONPATH": os.pathsep.join(paths)}
+
+
+def service_package(src: Path | None) -> Path:
+    """Where the service's package is imported from with source_env(src); raises if `src`
+    is given and the import does not resolve inside it."""
+    completed = subprocess.run(
+        [PYTHON, "-c", "import filelinks_api; print(filelinks_api.__file__)"],
+        env={**os.environ, **source_env(src)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )  # from this cwd, as the service is started (`-m` puts the cwd first on sys.path)
+    package = Path(completed.stdout.strip()).resolve().parent
+    if src is not None and not package.is_relative_to(Path(src).resolve() / "src"):
+        raise RuntimeError(f"filelinks_api imports from {package}, not from {src}/src")
+    return package
+
+
+def start_service(
+    data_dir: Path, database_url: str | None, workers: int, src: Path | None = None
+) -> Server:
+    """`python -m filelinks_api serve`; with `src`, the service of the checkout at `src`."""
     port = free_port()
-    env = {"FILELINKS_DATA_DIR": str(data_dir)}
+    env = {"FILELINKS_DATA_DIR": str(data_dir), **source_env(src)}
     if database_url:
         env["FILELINKS_DATABASE_URL"] = database_url
     argv = [PYTHON, "-m", "filelinks_api", "serve", "--port", str(port)]
@@ -325,6 +355,14 @@ def start_floor(workers: int, kind: str = "dict") -> Server:
     argv = [PYTHON, str(BENCH_DIR / "floor_app.py"), "--port", str(port)]
     argv += ["--workers", str(workers), "--kind", kind]
     return start_process("floor", argv, {}, workers, port, "/v1/file_links/link_ready")
+
+
+def start_pg_floor(workers: int, database_url: str, pool: int = 8) -> Server:
+    """pg_floor_app.py on the service's PostgreSQL URL (so the same schema)."""
+    port = free_port()
+    argv = [PYTHON, str(BENCH_DIR / "pg_floor_app.py"), "--port", str(port)]
+    argv += ["--workers", str(workers), "--url", database_url, "--pool", str(pool)]
+    return start_process("pg-floor", argv, {}, workers, port, "/v1/file_links/link_ready")
 
 
 @contextmanager

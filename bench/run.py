@@ -3,6 +3,7 @@
     python bench/run.py                 # quick: SQLite + PostgreSQL, --workers 2, 16 conns
     python bench/run.py --preset full   # SQLite + PostgreSQL x workers 1,2 x conns 1,16,64
     python bench/run.py --db sqlite --workers 2 --conns 16,64 --scenarios retrieve,list
+    python bench/run.py --compare /tmp/before   # also the checkout at /tmp/before: before/after
 
 Per (database, workers): a fresh service (`python -m filelinks_api serve`) on a fresh data
 dir (and, for PostgreSQL, a fresh schema, dropped afterwards) is seeded through the HTTP API,
@@ -11,8 +12,16 @@ then every scenario runs under wrk (warm-up, then the measured run). The floor a
 and again after every scenario at the same connection count, so each scenario's ratio is to
 the mean of the two floor runs that bracket it: on a machine shared with other work, load
 that comes and goes then hits both sides of a ratio alike (`--floor-once`: one floor run per
-group, faster, noisier). Peak RSS is the sum over the uvicorn worker processes of VmHWM,
-reset (clear_refs) before each measured run.
+group, faster, noisier). For PostgreSQL, the PostgreSQL floor (bench/pg_floor_app.py: the
+floor plus one prepared row read by id through psycopg's AsyncConnection, on the service's
+schema) is measured the same way, for a second ratio. Peak RSS is the sum over the uvicorn
+worker processes of VmHWM, reset (clear_refs) before each measured run.
+
+`--compare PATH` also runs the service of another checkout (PATH/src first on PYTHONPATH, so
+its code and its migrations), on its own data dir and schema, seeded the same way: each
+scenario runs on both services in turn (alternating which goes first), each service run
+bracketed by its own floor runs, and a before/after table gives current ÷ PATH.
+`--service-src PATH` instead runs only PATH's service.
 """
 
 from __future__ import annotations
@@ -20,14 +29,17 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import common
+import httpx
 
 SCENARIOS = ["retrieve", "list", "create", "update", "upload", "download"]
 PRESETS: dict[str, dict[str, list[Any]]] = {
@@ -60,6 +72,22 @@ class Row:
     requests: int
     floor_rps: float = 0.0  # the bracketing floor runs' mean (0: none)
     floor_p99_ms: float = 0.0
+    pg_floor_rps: float = 0.0  # the bracketing PostgreSQL floor runs' mean (0: none)
+    pg_floor_p99_ms: float = 0.0
+    service: str = ""  # which checkout's service (Tree.label); "" for floor rows
+
+
+@dataclass
+class Tree:
+    """A checkout whose service is benchmarked: src None is the installed (editable) one."""
+
+    label: str
+    src: Path | None
+    package: str = ""  # where filelinks_api is imported from
+    commit: str = ""
+
+
+FLOORS = ("floor", "pg-floor")
 
 
 def log(message: str) -> None:
@@ -75,8 +103,9 @@ def measure(
     db: str,
     workers: int,
     warmup: float | None = None,
+    service: str = "",
 ) -> Row:
-    wrk_scenario = "retrieve" if scenario == "floor" else scenario
+    wrk_scenario = "retrieve" if scenario in FLOORS else scenario
     warmup = args.warmup if warmup is None else warmup
     if warmup > 0:
         common.wrk(
@@ -108,9 +137,10 @@ def measure(
         errors=result.errors,
         non_2xx=result.non_2xx,
         requests=result.requests,
+        service=service,
     )
     log(
-        f"  {db:8} w{workers} c{conns:<3} {scenario:9} {row.rps:9.0f} req/s"
+        f"  {db:8} w{workers} c{conns:<3} {scenario:9} {service:8} {row.rps:9.0f} req/s"
         f"  p50 {row.p50_ms:7.2f}  p99 {row.p99_ms:8.2f} ms  rss {row.peak_rss_mb:6.1f} MB"
         + (f"  errors {row.errors} non-2xx {row.non_2xx}" if row.errors or row.non_2xx else "")
     )
@@ -152,89 +182,157 @@ def seed(base_url: str, work_dir: Path) -> dict[str, str]:
 FLOOR_ENV = {"BENCH_KEY": common.KEY, "BENCH_IDS": "link_a,link_b,link_c"}
 
 
-def floor_run(
-    floor: common.Server | None,
+@dataclass
+class Floor:
+    kind: str  # "floor" or "pg-floor"
+    db: str  # the rows' db column
+    server: common.Server
+    env: dict[str, str]
+
+
+def floor_runs(
+    floors: list[Floor],
     conns: int,
     workers: int,
     args: argparse.Namespace,
     rows: list[Row],
     warmup: float,
-) -> Row | None:
-    if floor is None:
-        return None
-    row = measure(floor, "floor", conns, FLOOR_ENV, args, "-", workers, warmup)
-    rows.append(row)
-    return row
+) -> dict[str, Row]:
+    out = {}
+    for floor in floors:
+        row = measure(floor.server, floor.kind, conns, floor.env, args, floor.db, workers, warmup)
+        rows.append(row)
+        out[floor.kind] = row
+    return out
 
 
-def run(args: argparse.Namespace) -> list[Row]:
+def run(args: argparse.Namespace, trees: list[Tree]) -> list[Row]:
     rows: list[Row] = []
     for workers in args.workers:
         with ExitStack() as stack:
-            floor = None
+            floors = []
             if not args.no_floor:
-                floor = stack.enter_context(
+                server = stack.enter_context(
                     common.running(common.start_floor(workers, args.floor_kind))
                 )
+                floors.append(Floor("floor", "-", server, FLOOR_ENV))
             for db in args.db:
-                log(f"service on {db}, --workers {workers}")
                 with ExitStack() as inner:
-                    data_dir = inner.enter_context(common.temp_dir("bench-data-"))
-                    url = inner.enter_context(common.database(db, data_dir))
-                    server = inner.enter_context(
-                        common.running(common.start_service(data_dir, url, workers))
-                    )
-                    env = seed(server.base_url, data_dir)
+                    services = []  # (tree, server, wrk env, database URL)
+                    for tree in trees:
+                        log(f"service {tree.label} on {db}, --workers {workers}")
+                        data_dir = inner.enter_context(common.temp_dir("bench-data-"))
+                        url = inner.enter_context(common.database(db, data_dir))
+                        server = inner.enter_context(
+                            common.running(common.start_service(data_dir, url, workers, tree.src))
+                        )
+                        services.append((tree, server, seed(server.base_url, data_dir), url))
+                    group_floors = list(floors)
+                    if db == "postgres" and not args.no_pg_floor:
+                        # on the first service's schema, over its seeded ids
+                        _, _, env, url = services[0]
+                        assert url is not None
+                        group_floors.append(
+                            inner.enter_context(running_pg_floor(workers, url, env, args))
+                        )
                     for conns in args.conns:
-                        before = floor_run(floor, conns, workers, args, rows, args.warmup)
-                        for scenario in args.scenarios:
-                            row = measure(server, scenario, conns, env, args, db, workers)
-                            after = (
-                                before
-                                if args.floor_once
-                                else floor_run(floor, conns, workers, args, rows, 0)
-                            )
-                            bracket = [f for f in (before, after) if f is not None]
-                            if bracket:
-                                row.floor_rps = statistics.mean(f.rps for f in bracket)
-                                row.floor_p99_ms = statistics.mean(f.p99_ms for f in bracket)
-                            rows.append(row)
-                            before = after
+                        before = floor_runs(group_floors, conns, workers, args, rows, args.warmup)
+                        for index, scenario in enumerate(args.scenarios):
+                            # alternate which service goes first, so neither always follows
+                            # the other's run (or the floor's)
+                            order = services if index % 2 == 0 else services[::-1]
+                            for tree, server, env, _ in order:
+                                row = measure(
+                                    server,
+                                    scenario,
+                                    conns,
+                                    env,
+                                    args,
+                                    db,
+                                    workers,
+                                    service=tree.label,
+                                )
+                                after = (
+                                    before
+                                    if args.floor_once
+                                    else floor_runs(group_floors, conns, workers, args, rows, 0)
+                                )
+                                bracket(row, before, after)
+                                rows.append(row)
+                                before = after
     return rows
+
+
+@contextmanager
+def running_pg_floor(
+    workers: int, url: str, env: dict[str, str], args: argparse.Namespace
+) -> Iterator[Floor]:
+    """The PostgreSQL floor on the service's schema, driven over the seeded links' ids (checked:
+    the first id reads back)."""
+    with common.running(common.start_pg_floor(workers, url, args.pg_floor_pool)) as server:
+        first = env["BENCH_IDS"].split(",", 1)[0]
+        check = httpx.get(f"{server.base_url}/v1/file_links/{first}", timeout=10)
+        check.raise_for_status()
+        assert check.json()["id"] == first, check.text
+        yield Floor("pg-floor", "postgres", server, {**FLOOR_ENV, "BENCH_IDS": env["BENCH_IDS"]})
+
+
+def bracket(row: Row, before: dict[str, Row], after: dict[str, Row]) -> None:
+    """The row's floors: the mean of the floor runs just before and just after it."""
+    runs = {kind: [r for r in (before.get(kind), after.get(kind)) if r] for kind in FLOORS}
+    if runs["floor"]:
+        row.floor_rps = statistics.mean(r.rps for r in runs["floor"])
+        row.floor_p99_ms = statistics.mean(r.p99_ms for r in runs["floor"])
+    if runs["pg-floor"]:
+        row.pg_floor_rps = statistics.mean(r.rps for r in runs["pg-floor"])
+        row.pg_floor_p99_ms = statistics.mean(r.p99_ms for r in runs["pg-floor"])
 
 
 def floor_summary(rows: list[Row]) -> list[str]:
     out = []
-    groups = sorted({(r.workers, r.conns) for r in rows if r.scenario == "floor"})
-    for workers, conns in groups:
-        runs = [
-            r for r in rows if r.scenario == "floor" and (r.workers, r.conns) == (workers, conns)
-        ]
+    groups = sorted({(r.scenario, r.workers, r.conns) for r in rows if r.scenario in FLOORS})
+    for kind, workers, conns in groups:
+        runs = [r for r in rows if (r.scenario, r.workers, r.conns) == (kind, workers, conns)]
         rps = [r.rps for r in runs]
         p99 = [r.p99_ms for r in runs]
         out.append(
-            f"| floor | {workers} | {conns} | {len(runs)} runs | {statistics.median(rps):,.0f}"
-            f" ({min(rps):,.0f}–{max(rps):,.0f}) | {statistics.median(p99):.2f}"
-            f" ({min(p99):.2f}–{max(p99):.2f}) |"
+            f"| {kind.replace('-', ' ')} | {workers} | {conns} | {len(runs)} runs"
+            f" | {statistics.median(rps):,.0f} ({min(rps):,.0f}–{max(rps):,.0f})"
+            f" | {statistics.median(p99):.2f} ({min(p99):.2f}–{max(p99):.2f}) |"
         )
     return out
 
 
-def table(rows: list[Row]) -> str:
-    header = (
-        "| db | workers | conns | scenario | req/s | p50 ms | p99 ms | peak RSS MB |"
-        " × floor req/s | × floor p99 | errors |"
+def quotient(value: float, base: float, digits: int = 3) -> str:
+    return f"{value / base:.{digits}f}" if base else ""
+
+
+def table(rows: list[Row], trees: list[Tree]) -> str:
+    named = len(trees) > 1 or trees[0].src is not None  # a service column only then
+    header = "| db | workers | conns |" + (" service |" if named else "")
+    header += (
+        " scenario | req/s | p50 ms | p99 ms | peak RSS MB | × floor req/s | × floor p99 |"
+        " × pg floor req/s | errors |"
     )
-    lines = [header, "|" + " --- |" * 11]
-    for r in rows:
-        if r.scenario == "floor":
-            continue
-        ratio = f"{r.rps / r.floor_rps:.3f}" if r.floor_rps else "-"
-        p99 = f"{r.p99_ms / r.floor_p99_ms:.2f}" if r.floor_p99_ms else "-"
+    lines = [header, "|" + " --- |" * (header.count("|") - 1)]
+    # in run order, but the services of one scenario in --compare's order (current first)
+    groups: dict[tuple[str, int, int, str], int] = {}
+    services = [r for r in rows if r.scenario not in FLOORS]
+    for r in services:
+        groups.setdefault((r.db, r.workers, r.conns, r.scenario), len(groups))
+    position = {tree.label: index for index, tree in enumerate(trees)}
+    services.sort(
+        key=lambda r: (groups[r.db, r.workers, r.conns, r.scenario], position.get(r.service, 0))
+    )
+    for r in services:
         errors = f"{r.errors}/{r.non_2xx}" if r.errors or r.non_2xx else "0"
         lines.append(
-            f"| {r.db} | {r.workers} | {r.conns} | {r.scenario} | {r.rps:,.0f} | {r.p50_ms:.2f}"
-            f" | {r.p99_ms:.2f} | {r.peak_rss_mb:.1f} | {ratio} | {p99} | {errors} |"
+            f"| {r.db} | {r.workers} | {r.conns} |"
+            + (f" {r.service} |" if named else "")
+            + f" {r.scenario} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f}"
+            f" | {r.peak_rss_mb:.1f} | {quotient(r.rps, r.floor_rps) or '-'}"
+            f" | {quotient(r.p99_ms, r.floor_p99_ms, 2) or '-'} | {quotient(r.rps, r.pg_floor_rps)}"
+            f" | {errors} |"
         )
     floors = floor_summary(rows)
     if floors:
@@ -244,19 +342,67 @@ def table(rows: list[Row]) -> str:
             "| --- | --- | --- | --- | --- | --- |",
             *floors,
         ]
-    peak = [r for r in rows if r.scenario == "floor"]
-    if peak:
-        lines.append(f"\nfloor peak RSS: {max(r.peak_rss_mb for r in peak):.1f} MB")
+    peaks = [
+        f"{kind.replace('-', ' ')} peak RSS: {max(r.peak_rss_mb for r in runs):.1f} MB"
+        for kind in FLOORS
+        if (runs := [r for r in rows if r.scenario == kind])
+    ]
+    if peaks:
+        lines += ["", *peaks]
     return "\n".join(lines)
 
 
-def targets(rows: list[Row]) -> str:
+def comparison(rows: list[Row], trees: list[Tree]) -> str:
+    """Before/after: the current service against the --compare one, scenario by scenario.
+    `× floor` divides the two services' floor ratios, so load that differed between their
+    runs cancels out; plain req/s does not."""
+    current, other = trees[0].label, trees[1].label
+    lines = [
+        f"| db | workers | conns | scenario | {other} req/s | {current} req/s"
+        f" | {current}/{other} req/s | {current}/{other} × floor | {current}/{other} × pg floor"
+        f" | {other} p99 ms | {current} p99 ms |",
+        "|" + " --- |" * 11,
+    ]
+    others: dict[tuple[str, int, int, str], list[Row]] = {}
+    for r in rows:
+        if r.service == other:
+            others.setdefault((r.db, r.workers, r.conns, r.scenario), []).append(r)
+    for a in (r for r in rows if r.service == current):
+        # paired in run order (a scenario listed twice gives two pairs)
+        pending = others.get((a.db, a.workers, a.conns, a.scenario))
+        b = pending.pop(0) if pending else None
+        if b is None or not b.rps:
+            continue
+        by_floor = (
+            quotient(a.rps / a.floor_rps, b.rps / b.floor_rps, 2)
+            if a.floor_rps and b.floor_rps
+            else ""
+        )
+        by_pg_floor = (
+            quotient(a.rps / a.pg_floor_rps, b.rps / b.pg_floor_rps, 2)
+            if a.pg_floor_rps and b.pg_floor_rps
+            else ""
+        )
+        lines.append(
+            f"| {a.db} | {a.workers} | {a.conns} | {a.scenario} | {b.rps:,.0f} | {a.rps:,.0f}"
+            f" | {quotient(a.rps, b.rps, 2)} | {by_floor} | {by_pg_floor}"
+            f" | {b.p99_ms:.2f} | {a.p99_ms:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def targets(rows: list[Row], service: str) -> str:
     """Issue 8's targets at --workers 2, 16 connections, where the run measured them."""
     out = []
 
     def find(db: str, scenario: str) -> Row | None:
         return next(
-            (r for r in rows if (r.db, r.workers, r.conns, r.scenario) == (db, 2, 16, scenario)),
+            (
+                r
+                for r in rows
+                if (r.db, r.workers, r.conns, r.scenario, r.service)
+                == (db, 2, 16, scenario, service)
+            ),
             None,
         )
 
@@ -291,6 +437,36 @@ def parse_list(kind: type, text: str) -> list[Any]:
     return [kind(item) for item in text.split(",") if item]
 
 
+def git_commit(path: Path) -> str:
+    """The checkout's short commit, "+changes" if src/ or migrations/ differ from it; read-only
+    (no index refresh)."""
+    git = ["git", "--no-optional-locks", "-C", str(path)]
+    try:
+        head = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        clean = subprocess.run(
+            [*git, "diff", "--quiet", "HEAD", "--", "src", "migrations"], capture_output=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+    return head + ("" if clean.returncode == 0 else "+changes")
+
+
+def make_trees(args: argparse.Namespace) -> list[Tree]:
+    """The current service (this checkout, or --service-src) first, then --compare's."""
+    trees = [Tree(args.service_src.name if args.service_src else "current", args.service_src)]
+    if args.compare:
+        label = args.compare.name
+        trees.append(Tree(label if label != trees[0].label else "compare", args.compare))
+    for tree in trees:
+        package = common.service_package(tree.src)
+        tree.package = str(package)
+        tree.commit = git_commit(package.parents[1])
+        log(f"service {tree.label}: {tree.package} (git {tree.commit})")
+    return trees
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), default="quick")
@@ -307,9 +483,35 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=1, help="warm-up seconds per run")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--floor-kind", choices=["dict", "bytes"], default="dict")
-    parser.add_argument("--no-floor", action="store_true")
+    parser.add_argument("--no-floor", action="store_true", help="no floor runs (neither kind)")
     parser.add_argument(
-        "--floor-once", action="store_true", help="one floor run per group, not one per scenario"
+        "--no-pg-floor", action="store_true", help="no PostgreSQL floor (pg_floor_app.py) runs"
+    )
+    parser.add_argument(
+        "--pg-floor-pool",
+        type=int,
+        default=8,
+        metavar="N",
+        help="PostgreSQL floor: async connections per worker (default 8)",
+    )
+    parser.add_argument(
+        "--floor-once",
+        action="store_true",
+        help="one run of each floor per group, not one per scenario",
+    )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="PATH",
+        help="also benchmark the service of the checkout at PATH (PATH/src first on PYTHONPATH),"
+        " scenario by scenario next to the current one, and print a before/after table"
+        " (e.g. after `git worktree add /tmp/before <commit>`)",
+    )
+    parser.add_argument(
+        "--service-src",
+        type=Path,
+        metavar="PATH",
+        help="benchmark the service of the checkout at PATH instead of this one",
     )
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
@@ -320,31 +522,47 @@ def main() -> None:
     unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    for path in (args.compare, args.service_src):
+        if path is not None and not (path / "src" / "filelinks_api").is_dir():
+            parser.error(f"{path} has no src/filelinks_api")
+    args.no_pg_floor = args.no_pg_floor or args.no_floor
 
     started = time.monotonic()
     info = common.machine()
     log(f"machine: {info}")
-    rows = run(args)
+    trees = make_trees(args)
+    rows = run(args, trees)
     print(
         f"\nfilelinks-api bench: {args.preset} preset, db={','.join(args.db)},"
         f" workers={','.join(map(str, args.workers))}, conns={','.join(map(str, args.conns))},"
         f" {args.duration:g}s + {args.warmup:g}s warm-up, wrk -t{args.threads},"
-        f" floor={args.floor_kind}; nproc {info['nproc']}, {info['cpu']},"
-        f" Python {info['python']}, load {info['load']}\n"
+        f" floor={args.floor_kind}, pg floor pool={args.pg_floor_pool};"
+        f" nproc {info['nproc']}, {info['cpu']}, Python {info['python']}, load {info['load']}"
     )
-    print(table(rows))
-    print("\nTargets (--workers 2, SQLite, 16 conns; ratios to the bracketing floor runs):")
-    print(targets(rows))
+    print(
+        "services: " + "; ".join(f"{t.label} = {t.package} (git {t.commit})" for t in trees) + "\n"
+    )
+    print(table(rows, trees))
+    if len(trees) > 1:
+        print(f"\nBefore/after ({trees[0].label} ÷ {trees[1].label}):\n")
+        print(comparison(rows, trees))
+    print(
+        f"\nTargets ({trees[0].label}; --workers 2, SQLite, 16 conns;"
+        " ratios to the bracketing floor runs):"
+    )
+    print(targets(rows, trees[0].label))
     print(f"\n({time.monotonic() - started:.0f} s)")
     if args.json:
         args.json.write_text(
             json.dumps(
                 {
                     "machine": info,
-                    "args": vars(args) | {"json": str(args.json)},
+                    "args": vars(args),
+                    "services": [asdict(t) for t in trees],
                     "rows": [asdict(r) for r in rows],
                 },
                 indent=2,
+                default=str,
             )
         )
 
