@@ -338,11 +338,16 @@ def service_package(src: Path | None) -> Path:
 
 
 def start_service(
-    data_dir: Path, database_url: str | None, workers: int, src: Path | None = None
+    data_dir: Path,
+    database_url: str | None,
+    workers: int,
+    src: Path | None = None,
+    settings: dict[str, str] | None = None,
 ) -> Server:
-    """`python -m filelinks_api serve`; with `src`, the service of the checkout at `src`."""
+    """`python -m filelinks_api serve`; with `src`, the service of the checkout at `src`;
+    `settings`: extra FILELINKS_* variables."""
     port = free_port()
-    env = {"FILELINKS_DATA_DIR": str(data_dir), **source_env(src)}
+    env = {"FILELINKS_DATA_DIR": str(data_dir), **source_env(src), **(settings or {})}
     if database_url:
         env["FILELINKS_DATABASE_URL"] = database_url
     argv = [PYTHON, "-m", "filelinks_api", "serve", "--port", str(port)]

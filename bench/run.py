@@ -34,7 +34,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +85,11 @@ class Tree:
     src: Path | None
     package: str = ""  # where filelinks_api is imported from
     commit: str = ""
+    env: dict[str, str] = field(default_factory=dict)  # extra settings for its service
 
 
 FLOORS = ("floor", "pg-floor")
+LOG_OFF = {"FILELINKS_REQUEST_LOG": "false"}
 
 
 def log(message: str) -> None:
@@ -224,7 +226,9 @@ def run(args: argparse.Namespace, trees: list[Tree]) -> list[Row]:
                         data_dir = inner.enter_context(common.temp_dir("bench-data-"))
                         url = inner.enter_context(common.database(db, data_dir))
                         server = inner.enter_context(
-                            common.running(common.start_service(data_dir, url, workers, tree.src))
+                            common.running(
+                                common.start_service(data_dir, url, workers, tree.src, tree.env)
+                            )
                         )
                         services.append((tree, server, seed(server.base_url, data_dir), url))
                     group_floors = list(floors)
@@ -454,8 +458,16 @@ def git_commit(path: Path) -> str:
 
 
 def make_trees(args: argparse.Namespace) -> list[Tree]:
-    """The current service (this checkout, or --service-src) first, then --compare's."""
+    """The current service (this checkout, or --service-src) first, then --compare's, or the
+    same service with its request log off (--request-log both)."""
     trees = [Tree(args.service_src.name if args.service_src else "current", args.service_src)]
+    if args.request_log == "off":
+        trees[0].env = dict(LOG_OFF)
+    elif args.request_log == "both":
+        trees = [
+            Tree("log-on", args.service_src),
+            Tree("log-off", args.service_src, env=dict(LOG_OFF)),
+        ]
     if args.compare:
         label = args.compare.name
         trees.append(Tree(label if label != trees[0].label else "compare", args.compare))
@@ -513,6 +525,13 @@ def main() -> None:
         metavar="PATH",
         help="benchmark the service of the checkout at PATH instead of this one",
     )
+    parser.add_argument(
+        "--request-log",
+        choices=["on", "off", "both"],
+        default="on",
+        help="the service's request log (FILELINKS_REQUEST_LOG); 'both' runs every scenario"
+        " with it on and off and prints log-on / log-off",
+    )
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
     preset = PRESETS[args.preset]
@@ -522,6 +541,8 @@ def main() -> None:
     unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    if args.request_log == "both" and args.compare:
+        parser.error("--request-log both and --compare each make a pair: choose one")
     for path in (args.compare, args.service_src):
         if path is not None and not (path / "src" / "filelinks_api").is_dir():
             parser.error(f"{path} has no src/filelinks_api")

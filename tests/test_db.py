@@ -184,8 +184,11 @@ def auth(key: str, **headers: str) -> dict[str, str]:
 
 @pytest.fixture
 def real_app(tmp_path: Path, backend_url: str) -> FastAPI:
-    """The app on its own Database (no shared test session): writes really wait for locks."""
-    settings = Settings(data_dir=tmp_path / "data", database_url=backend_url, _env_file=None)  # type: ignore[call-arg]
+    """The app on its own Database (no shared test session): writes really wait for locks.
+    The request log is off: with it, every request writes its entry before it completes."""
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=backend_url, request_log=False, _env_file=None
+    )  # type: ignore[call-arg]
     return create_app(settings)
 
 
@@ -194,7 +197,9 @@ class TestAWaitingWriteLeavesTheWorkerServing:
     same event loop) is answered."""
 
     def test_an_idempotent_upload_waiting_for_the_sqlite_lock(self, tmp_path: Path) -> None:
-        settings = Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
+        # The request log is off: a logged request writes its entry before it completes, so
+        # with it on the list would (rightly) wait for the lock too.
+        settings = Settings(data_dir=tmp_path / "data", request_log=False, _env_file=None)  # type: ignore[call-arg]
         settings.data_dir.mkdir()
         migrate(settings.resolved_database_url)
         app = create_app(settings)

@@ -123,6 +123,8 @@ def test_every_route_is_documented(document):
         "/v1/file_links",
         "/v1/file_links/{link_id}",
         "/links/{token}",
+        "/_emulator/requests",
+        "/_emulator/requests/{request_id}",
         "/healthz",
         "/_emulator/clock",
         "/_emulator/data",

@@ -16,6 +16,7 @@ from filelinks_api.api import controls as emulator
 from filelinks_api.api import docs, file_links, files, health, links
 from filelinks_api.api.deps import Runtime
 from filelinks_api.api.idempotency import Replay
+from filelinks_api.api.request_log import LogWriter, RequestLogMiddleware
 from filelinks_api.clock import Clock, SystemClock
 from filelinks_api.config import Settings, load_settings
 from filelinks_api.db import Database, is_lock_timeout, is_unreachable
@@ -25,7 +26,7 @@ from filelinks_api.schemas import ErrorEnvelope
 from filelinks_api.services import controls
 from filelinks_api.services.controls import AccountClock, ClockBook
 from filelinks_api.storage import LocalStorage
-from filelinks_api.wire.envelope import error_response, install_handlers
+from filelinks_api.wire.envelope import error_response, install_handlers, request_log_url_of
 from filelinks_api.wire.openapi import SECURITY_SCHEMES
 
 DESCRIPTION = """\
@@ -68,7 +69,11 @@ def create_app(
         return await runtime.db.read(controls.load_clocks)
 
     clocks = ClockBook(clock or SystemClock(), settings.data_dir / "clocks.epoch", load_clocks)
-    app.state.runtime = Runtime(settings, db, storage, clocks)
+    runtime = app.state.runtime = Runtime(settings, db, storage, clocks)
+    if settings.emulator_controls and settings.request_log:
+        runtime.request_log = LogWriter(runtime, keep=settings.request_log_limit)
+        # inside StripeMiddleware (added next): it sees the request id and the final answer
+        app.add_middleware(RequestLogMiddleware, writer=runtime.request_log)
     install_handlers(app, body_timeout=settings.body_timeout_seconds)
     app.add_exception_handler(Replay, _replay)
     app.add_exception_handler(OperationalError, _database_busy)
@@ -107,10 +112,11 @@ async def _replay(request: Request, exc: Exception) -> Response:
 async def _database_busy(request: Request, exc: Exception) -> Response:
     # Contention that did not resolve quickly is Stripe's retryable 429, never a 500; a
     # database that cannot be reached (or whose pool stayed empty) is a retryable 503.
+    log_url = request_log_url_of(request)
     if is_lock_timeout(exc):
-        return error_response(LockTimeout())
+        return error_response(LockTimeout(), log_url)
     if is_unreachable(exc) or isinstance(exc, PoolTimeout):
-        return error_response(DATABASE_UNAVAILABLE)
+        return error_response(DATABASE_UNAVAILABLE, log_url)
     raise exc
 
 

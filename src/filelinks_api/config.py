@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     orphan_grace_seconds: float = Field(default=60, ge=0)
     # The /_emulator/ test controls (clock, reset, generated files); off for shared deployments.
     emulator_controls: bool = True
+    # The request log (/_emulator/requests, the dashboard's logs): on or off, and how many
+    # entries each scope keeps (the newest).
+    request_log: bool = True
+    request_log_limit: int = Field(default=10_000, gt=0)
     # Connecting to the database may take this long; then `serve`/`migrate` fail (one line, exit
     # 2) and a request gets a 503 instead of hanging on a host that never answers.
     database_timeout_seconds: float = Field(default=10, gt=0)

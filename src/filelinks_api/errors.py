@@ -45,7 +45,7 @@ class InvalidRequestError(StripeError):
 class ResourceMissing(StripeError):
     """`No such <object>: '<id>'`: 404 for an id in the path, 400 for one in the parameters."""
 
-    NAMES = {"file": "file upload", "file_link": "file link"}
+    NAMES = {"file": "file upload", "file_link": "file link", "request_log": "request log entry"}
 
     @classmethod
     def for_object(cls, kind: str, object_id: str, *, param: str) -> ResourceMissing:

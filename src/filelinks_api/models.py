@@ -17,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -125,6 +126,32 @@ account_clocks = Table(
     Column("offset_seconds", BigInteger, nullable=False),
 )
 
+# The request log (emulator, not Stripe): what each authenticated /v1 request and each public
+# link hit sent and got back, in the caller's (or the link owner's) scope; newest N kept.
+request_log = Table(
+    "request_log",
+    metadata,
+    Column("seq", _Seq, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),  # the response's Request-Id
+    Column("account", String(160), nullable=False),
+    Column("livemode", Boolean, nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("path", String(2048), nullable=False),
+    Column("query", Text, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("duration_ms", Float, nullable=False),
+    Column("idempotency_key", String(255), nullable=True),
+    Column("idempotent_replayed", Boolean, nullable=False),
+    Column("stripe_version", String(64), nullable=True),
+    Column("stripe_account", String(80), nullable=True),
+    Column("client", String(255), nullable=True),
+    Column("request", JSON, nullable=True),
+    Column("response", Text, nullable=True),
+    Column("error", JSON, nullable=True),
+    Index("ix_request_log_account_livemode_created_seq", "account", "livemode", "created", "seq"),
+)
+
 
 # --- rows as the repository returns them ------------------------------------------------------
 # One named tuple per table, fields in column order (tests/test_repository.py checks them
@@ -179,7 +206,29 @@ class AccountClockRow(NamedTuple):
     offset_seconds: int
 
 
+class RequestLogRow(NamedTuple):
+    seq: int
+    id: str
+    account: str
+    livemode: bool
+    created: int
+    method: str
+    path: str
+    query: str
+    status: int
+    duration_ms: float
+    idempotency_key: str | None
+    idempotent_replayed: bool
+    stripe_version: str | None
+    stripe_account: str | None
+    client: str | None
+    request: dict[str, Any] | None
+    response: str | None
+    error: dict[str, Any] | None
+
+
 ROW_TYPES: dict[str, type[Any]] = {
+    "request_log": RequestLogRow,
     "files": FileRow,
     "file_links": FileLinkRow,
     "idempotency_keys": IdempotencyKeyRow,

@@ -33,10 +33,12 @@ from filelinks_api.models import (
     FileLinkRow,
     FileRow,
     IdempotencyKeyRow,
+    RequestLogRow,
     account_clocks,
     file_links,
     files,
     idempotency_keys,
+    request_log,
 )
 
 # What the functions here run their SQL on: a write session, or a connection for reads.
@@ -49,7 +51,7 @@ class Scope:
     livemode: bool
 
 
-R = TypeVar("R", FileRow, FileLinkRow)
+R = TypeVar("R", FileRow, FileLinkRow, RequestLogRow)
 _Row = TypeVar("_Row", bound=tuple[Any, ...])
 
 
@@ -191,6 +193,8 @@ _GET_PUBLIC_FILE = _Lookup(
     PublicFileRow,
 )
 _GET_IDEMPOTENCY_KEY = _by_scope_and(idempotency_keys, "key", IdempotencyKeyRow)
+_GET_REQUEST_LOG = _by_scope_and(request_log, "id", RequestLogRow)
+_INSERT_REQUEST_LOG = insert(request_log)
 # Inserts and updates take their columns from the parameters they are executed with.
 _INSERT_FILE = insert(files).returning(*files.c)
 _INSERT_FILE_LINK = insert(file_links).returning(*file_links.c)
@@ -450,12 +454,48 @@ def delete_account_clock(session: Executor, scope: Scope) -> None:
 
 
 def delete_scope_data(session: Executor, scope: Scope) -> list[str]:
-    """Delete a scope's links, files and idempotency keys; returns the deleted file ids."""
+    """Delete a scope's links, files, idempotency keys and request log; returns the deleted
+    file ids."""
     file_ids = list(session.execute(select(files.c.id).where(_scoped(files, scope))).scalars())
     session.execute(delete(file_links).where(_scoped(file_links, scope)))
     session.execute(delete(files).where(_scoped(files, scope)))
     session.execute(delete(idempotency_keys).where(_scoped(idempotency_keys, scope)))
+    delete_request_log(session, scope)
     return file_ids
+
+
+# --- the request log ----------------------------------------------------------------------------
+
+
+def insert_request_logs(session: Executor, rows: Sequence[dict[str, Any]]) -> None:
+    session.execute(_INSERT_REQUEST_LOG, list(rows))
+
+
+def get_request_log(session: Executor, scope: Scope, request_id: str) -> RequestLogRow | None:
+    if not _storable(request_id):
+        return None
+    return _lookup(session, _GET_REQUEST_LOG, scope, request_id)
+
+
+def prune_request_log(session: Executor, scope: Scope, keep: int) -> int:
+    """Keep the scope's newest `keep` entries (by seq: the order they were recorded in)."""
+    oldest_kept = (
+        select(request_log.c.seq)
+        .where(_scoped(request_log, scope))
+        .order_by(request_log.c.seq.desc())
+        .offset(keep - 1)
+        .limit(1)
+        .scalar_subquery()
+    )
+    result = session.execute(
+        delete(request_log).where(_scoped(request_log, scope), request_log.c.seq < oldest_kept)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def delete_request_log(session: Executor, scope: Scope) -> int:
+    result = session.execute(delete(request_log).where(_scoped(request_log, scope)))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 # --- maintenance at start (orphan sweep) --------------------------------------------------------

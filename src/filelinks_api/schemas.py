@@ -7,12 +7,14 @@ defaults, so every key is always present, `null` where absent.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import orjson
 from pydantic import BaseModel, BeforeValidator
 
 from filelinks_api.clock import expired
-from filelinks_api.models import FileLinkRow, FileRow
+from filelinks_api.models import FileLinkRow, FileRow, RequestLogRow
 from filelinks_api.purposes import ALL_PURPOSES, PURPOSES, UPLOAD_PURPOSES
 from filelinks_api.wire.params import (
     Bool,
@@ -96,6 +98,26 @@ class UpdateFileLinkParams(StripeParams):
 class ListFileLinksParams(ListParams):
     expired: Bool | None = None
     file: Str | None = None
+
+
+def _status_filter(value: Any) -> str:
+    text = str(value).strip().lower()
+    if re.fullmatch(r"[1-5](\d\d|xx)", text) is None:
+        raise param_error(
+            "stripe",
+            message="Invalid status: give a code (404) or a class (4xx).",
+            param="status",
+        )
+    return text
+
+
+class ListRequestLogParams(ListParams):
+    """GET /_emulator/requests: the caller's request log, newest first."""
+
+    method: Str | None = None
+    path: Str | None = None  # a prefix
+    status: Annotated[str, BeforeValidator(_status_filter)] | None = None
+    idempotency_key: Str | None = None
 
 
 # --- objects ----------------------------------------------------------------------------------
@@ -227,3 +249,32 @@ def render_link(
     if file is not None and file_links is not None:
         expanded = render_file(file, file_links, now=now, base_url=base_url)
     return to_stripe_link(link, now=now, base_url=base_url, file=expanded)
+
+
+def render_request_log(entry: RequestLogRow) -> dict[str, Any]:
+    """A request log entry as the emulator's API returns it."""
+    response: Any = None
+    if entry.response is not None:
+        try:
+            response = orjson.loads(entry.response)
+        except orjson.JSONDecodeError:  # cut at the size limit: the text, marked
+            response = {"truncated": True, "text": entry.response}
+    return {
+        "id": entry.id,
+        "object": "request_log",
+        "created": entry.created,
+        "livemode": entry.livemode,
+        "method": entry.method,
+        "path": entry.path,
+        "query": entry.query,
+        "status": entry.status,
+        "duration_ms": entry.duration_ms,
+        "idempotency_key": entry.idempotency_key,
+        "idempotent_replayed": entry.idempotent_replayed,
+        "stripe_version": entry.stripe_version,
+        "stripe_account": entry.stripe_account,
+        "client": entry.client,
+        "request": entry.request,
+        "response": response,
+        "error": entry.error,
+    }

@@ -61,9 +61,20 @@ def create_link(
 
 
 def error_of(response: httpx.Response, status: int = 400) -> dict[str, Any]:
+    """The error object, without its request_log_url, which is checked here when present."""
     assert response.status_code == status, response.text
     error: dict[str, Any] = response.json()["error"]
+    check_request_log_url(response, error)
     return error
+
+
+def check_request_log_url(response: httpx.Response, error: dict[str, Any]) -> None:
+    """An authenticated request's error links to its own entry in the dashboard's request
+    log; the link is removed from `error`, so the rest can be compared whole."""
+    url = error.pop("request_log_url", None)
+    if url is not None:
+        base = f"{response.request.url.scheme}://{response.request.url.netloc.decode()}"
+        assert url == f"{base}/dashboard/logs/{response.headers['request-id']}"
 
 
 def invalid_request(response: httpx.Response, status: int = 400) -> dict[str, Any]:

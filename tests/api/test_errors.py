@@ -21,7 +21,7 @@ from filelinks_api.errors import (
     RouteNotFound,
     StripeError,
 )
-from tests.api.helpers import bearer, upload
+from tests.api.helpers import bearer, check_request_log_url, upload
 
 REQUEST_ID = re.compile(r"^req_[A-Za-z0-9]{14}$")
 SUPPORT = "Please see https://stripe.com/docs or we can help at https://support.stripe.com/."
@@ -36,7 +36,7 @@ CORS = {
     "cache-control": "no-cache, no-store",
     "vary": "Origin",
 }
-ERROR_KEYS = {"code", "doc_url", "message", "param", "type"}
+ERROR_KEYS = {"code", "doc_url", "message", "param", "request_log_url", "type"}
 
 
 def envelope(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -49,6 +49,7 @@ def envelope(response: httpx.Response, status: int) -> dict[str, Any]:
     error: dict[str, Any] = body["error"]
     assert set(error) <= ERROR_KEYS
     assert ("code" in error) == ("doc_url" in error)
+    check_request_log_url(response, error)
     return error
 
 

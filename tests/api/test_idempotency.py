@@ -6,7 +6,7 @@ import time
 
 from filelinks_api import ids, repository
 from tests import samples
-from tests.api.helpers import bearer, post_link, upload
+from tests.api.helpers import bearer, error_of, post_link, upload
 from tests.conftest import new_key
 
 
@@ -88,14 +88,11 @@ class TestConflicts:
         file_id = upload(client).json()["id"]
         post_link(client, file_id, keyed("k-2"), **{"metadata[a]": "b"})
         clash = post_link(client, file_id, keyed("k-2"), **{"metadata[a]": "c"})
-        assert clash.status_code == 400
-        assert clash.json() == {
-            "error": {
-                "message": "Keys for idempotent requests can only be used with the same"
-                " parameters they were first used with. Try using a key other than 'k-2' if you"
-                " meant to execute a different request.",
-                "type": "idempotency_error",
-            }
+        assert error_of(clash) == {
+            "message": "Keys for idempotent requests can only be used with the same"
+            " parameters they were first used with. Try using a key other than 'k-2' if you"
+            " meant to execute a different request.",
+            "type": "idempotency_error",
         }
         assert count_links(client, file_id) == 1
 

@@ -10,10 +10,16 @@ from starlette.responses import Response
 
 from filelinks_api.api.deps import Call, call_of
 from filelinks_api.api.uploads import upload
-from filelinks_api.schemas import ClockParams, EmulatorFileParams, FileObject
-from filelinks_api.services import controls
-from filelinks_api.wire.envelope import StripeJSON
-from filelinks_api.wire.openapi import form_body
+from filelinks_api.schemas import (
+    ClockParams,
+    EmulatorFileParams,
+    FileObject,
+    ListRequestLogParams,
+    render_request_log,
+)
+from filelinks_api.services import controls, request_log
+from filelinks_api.wire.envelope import StripeJSON, list_envelope
+from filelinks_api.wire.openapi import form_body, query_parameters
 from filelinks_api.wire.params import NoParams
 
 router = APIRouter(prefix="/_emulator", tags=["Emulator controls"])
@@ -62,3 +68,32 @@ async def create_generated_file(
     """Like `POST /v1/files`, with any of the 21 purposes, including the ones only Stripe
     creates (sigma_scheduled_query, finance_report_run, ...), so links to them can be tested."""
     return await upload(call)
+
+
+@router.get("/requests", openapi_extra=query_parameters(ListRequestLogParams))
+async def list_requests(
+    call: Annotated[Call[ListRequestLogParams], Depends(call_of(ListRequestLogParams))],
+) -> Response:
+    """The caller's request log, newest first: every authenticated `/v1` request and every
+    hit on the caller's public link URLs, with what was sent and what came back. Filters:
+    `method`, `path` (a prefix), `status` (404, or a class: 4xx), `idempotency_key`,
+    `created`."""
+    page = await call.db.read(request_log.list_entries, call.scope, call.params)
+    data = [render_request_log(entry) for entry in page.rows]
+    return StripeJSON(list_envelope(data, has_more=page.has_more, url="/_emulator/requests"))
+
+
+@router.get("/requests/{request_id}")
+async def get_request(
+    request_id: str, call: Annotated[Call[NoParams], Depends(call_of(NoParams))]
+) -> Response:
+    """One entry of the caller's request log, by the request's `Request-Id`."""
+    entry = await call.db.read(request_log.get_entry, call.scope, request_id)
+    return StripeJSON(render_request_log(entry))
+
+
+@router.delete("/requests")
+async def clear_requests(call: Annotated[Call[NoParams], Depends(call_of(NoParams))]) -> Response:
+    """Empty the caller's request log."""
+    removed = await call.db.write(request_log.clear, call.scope)
+    return StripeJSON({"deleted": True, "requests": removed})

@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar, cast
 
 from fastapi import Request
 
+from filelinks_api.api.request_log import LogContext, LogWriter
 from filelinks_api.config import Settings
 from filelinks_api.db import Database
 from filelinks_api.repository import Scope
@@ -33,6 +34,7 @@ class Runtime:
     db: Database
     storage: LocalStorage
     clocks: ClockBook
+    request_log: LogWriter | None = None  # None: not recorded (switched off, or no controls)
 
     @classmethod
     def of(cls, request: Request) -> Runtime:
@@ -114,6 +116,16 @@ def call_of(model: type[_P], *, upload: bool = False) -> Callable[[Request], Awa
             settings.api_keys,
             allow_publishable=upload,
         )
+        context = None
+        if runtime.request_log is not None and request.scope["path"].startswith("/v1/"):
+            # From here on the request is logged in the caller's scope, whatever its outcome.
+            await runtime.clocks.refresh()
+            scope = Scope(caller.account, caller.livemode)
+            context = LogContext(scope, runtime.clocks.now(scope))
+            state = request.scope["state"]
+            state["log"] = context
+            base = settings.public_url or base_url(request)
+            state["request_log_url"] = f"{base}/dashboard/logs/{state['request_id']}"
         spec = None
         if upload:
             spec = Upload(
@@ -124,6 +136,15 @@ def call_of(model: type[_P], *, upload: bool = False) -> Callable[[Request], Awa
         part = read.file
         # storage.stage made the sink, so it is a StagedFile
         staged = cast(StagedFile, part.sink) if part is not None else None
+        if context is not None:
+            context.params = read.data
+            if part is not None and staged is not None:
+                upload_summary = {
+                    "filename": part.filename,
+                    "size": part.size,
+                    "sha256": staged.sha256(),
+                }
+                context.params = {**read.data, "file": upload_summary}
         try:
             params = parse(model, read.data)
             await runtime.clocks.refresh()

@@ -22,7 +22,7 @@ from filelinks_api.errors import ApiError, LockTimeout, StripeError
 from filelinks_api.repository import Executor
 from filelinks_api.services import idempotency
 from filelinks_api.services.idempotency import Claim, Stored
-from filelinks_api.wire.envelope import dumps, error_body, request_id_of
+from filelinks_api.wire.envelope import dumps, error_body, request_id_of, request_log_url_of
 
 log = logging.getLogger("filelinks_api.error")
 
@@ -102,7 +102,8 @@ class Idempotent:
             if error.status == 429:
                 await db.write(idempotency.release, claim)
             else:
-                await db.write(idempotency.store, claim, error.status, error_body(error))
+                body = error_body(error, request_log_url_of(self.call.request))
+                await db.write(idempotency.store, claim, error.status, body)
         except Exception:  # the original error still goes to the client; the claim is
             # abandoned and taken over after idempotency.ABANDONED_AFTER
             log.exception("could not record the idempotent outcome of %s", self.request_id)

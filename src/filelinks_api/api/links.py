@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from filelinks_api.api.deps import Runtime
 from filelinks_api.api.download import stream_file
+from filelinks_api.api.request_log import LogContext
 from filelinks_api.errors import StripeError
 from filelinks_api.services import file_links
 from filelinks_api.storage import ContentsMissing
@@ -26,7 +27,12 @@ async def public_link(token: str, request: Request) -> Response:
     if len(token) <= 128:
         await runtime.clocks.refresh()
         # No caller here: expiry follows the clock of the account that owns the link.
-        file = await runtime.db.read(file_links.public_file, token, now=runtime.clocks.now)
+        hit = await runtime.db.read(file_links.public_file, token, now=runtime.clocks.now)
+        file = hit.file
+        if hit.owner is not None and runtime.request_log is not None:
+            # logged in the owner's log, expired or not
+            owner_now = runtime.clocks.now(hit.owner)
+            request.scope["state"]["log"] = LogContext(hit.owner, owner_now, {})
     if file is None:
         raise StripeError(LINK_UNAVAILABLE, status=404)
     try:

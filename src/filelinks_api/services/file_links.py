@@ -153,17 +153,27 @@ def list_links(
     return LinkListView(page=page, files=files, file_links=links)
 
 
-def public_file(session: Executor, token: str, *, now: Callable[[Scope], int]) -> FileRow | None:
-    """The file behind a public link token, or None once the link (or its file) has expired.
+@dataclass
+class PublicHit:
+    """What a public link token leads to: its owner's scope (None: no such token) and the file
+    to serve (None: the link or its file has expired)."""
+
+    owner: Scope | None
+    file: FileRow | None
+
+
+def public_file(session: Executor, token: str, *, now: Callable[[Scope], int]) -> PublicHit:
+    """The file behind a public link token, unless the link (or its file) has expired.
 
     `now` gives the time of the account owning the link (its test clock may be moved)."""
     found = repository.get_public_file(session, token)
     if found is None:
-        return None
-    time_there = now(Scope(found.account, found.livemode))
+        return PublicHit(None, None)
+    owner = Scope(found.account, found.livemode)
+    time_there = now(owner)
     if expired(found.link_expires_at, time_there) or expired(found.expires_at, time_there):
-        return None
-    return found.file()
+        return PublicHit(owner, None)
+    return PublicHit(owner, found.file())
 
 
 EMBEDDED_LINKS = 10  # the first page of `file.links`, as a default-sized list

@@ -67,14 +67,25 @@ def list_envelope(data: list[Any], *, has_more: bool, url: str) -> dict[str, Any
     return {"object": "list", "data": data, "has_more": has_more, "url": url}
 
 
-def error_body(error: StripeError) -> bytes:
-    """The one place an error envelope's body is built."""
-    return dumps({"error": error.to_dict()})
+def error_body(error: StripeError, request_log_url: str | None = None) -> bytes:
+    """The one place an error envelope's body is built; an authenticated request's error
+    links to its entry in the dashboard's request log, as Stripe's link to its Dashboard."""
+    content = error.to_dict()
+    if request_log_url is not None:
+        error_type = content.pop("type")
+        content["request_log_url"] = request_log_url
+        content["type"] = error_type
+    return dumps({"error": content})
 
 
-def error_response(error: StripeError) -> Response:
+def request_log_url_of(request: Request) -> str | None:
+    url: str | None = request.scope.get("state", {}).get("request_log_url")
+    return url
+
+
+def error_response(error: StripeError, request_log_url: str | None = None) -> Response:
     return Response(
-        error_body(error),
+        error_body(error, request_log_url),
         status_code=error.status,
         headers=error.headers,
         media_type="application/json",
@@ -90,7 +101,7 @@ def request_id_of(request: Request) -> str:
 
 async def _stripe_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StripeError)
-    return error_response(exc)
+    return error_response(exc, request_log_url_of(request))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -101,7 +112,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
-    return error_response(InvalidRequestError("Invalid request parameters."))
+    error = InvalidRequestError("Invalid request parameters.")
+    return error_response(error, request_log_url_of(request))
 
 
 def install_handlers(app: FastAPI, *, body_timeout: float = DEFAULT_BODY_TIMEOUT) -> None:
@@ -179,7 +191,8 @@ class StripeMiddleware:
         except Exception:
             error_log.exception("request %s failed: %s %s", rid, scope["method"], scope["path"])
             if status == 0:
-                await error_response(ApiError(rid))(scope, receive, send_with_headers)
+                failure = error_response(ApiError(rid), state.get("request_log_url"))
+                await failure(scope, receive, send_with_headers)
             else:
                 raise
         finally:

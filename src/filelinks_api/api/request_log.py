@@ -1,0 +1,233 @@
+"""Recording the request log: a pure ASGI middleware around the routes, and a per-process
+writer that commits entries in batches.
+
+Read-your-requests: the last body message of a logged response is held back until its entry
+has committed, so once a client has its response, any log query that starts afterwards (on
+any worker or replica) finds it. Batching keeps that cheap: every entry that arrives while a
+batch commits goes into the next batch, one transaction for all of them.
+
+What is logged: authenticated `/v1/...` requests (any status), in the caller's scope, and
+public link hits, in the link owner's scope. What tells the middleware the scope is a
+`LogContext` the route's dependency (or the public link route) leaves in the request's state;
+a request without one (no valid key, an unknown token) is not logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from filelinks_api.repository import Scope as AccountScope
+from filelinks_api.services import request_log
+
+if TYPE_CHECKING:
+    from filelinks_api.db import Database
+
+log = logging.getLogger("filelinks_api.error")
+
+RESPONSE_LIMIT = 64 * 1024  # bytes of a response body kept; beyond, it is cut
+LOGGED_PREFIXES = ("/v1/", "/links/")
+
+
+@dataclass
+class LogContext:
+    """Left in `scope["state"]["log"]` by whoever knows the request's scope."""
+
+    scope: AccountScope
+    now: int
+    params: dict[str, Any] | None = None
+
+
+class HasDatabase(Protocol):
+    db: Database
+
+
+@dataclass
+class _Pending:
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    scopes: list[AccountScope] = field(default_factory=list)
+    done: asyncio.Future[None] | None = None
+
+
+class LogWriter:
+    """Commits entries in batches; `add` returns once the entry has committed."""
+
+    def __init__(self, runtime: HasDatabase, keep: int) -> None:
+        self.runtime = runtime  # its database is looked up at each flush (tests swap it)
+        self.keep = keep
+        self._every = request_log.prune_every(keep)
+        self._since_prune: Counter[AccountScope] = Counter()
+        self._pending = _Pending()
+        self._flushing = False
+
+    async def add(self, entry: dict[str, Any], scope: AccountScope) -> None:
+        pending = self._pending
+        if pending.done is None:
+            pending.done = asyncio.get_running_loop().create_future()
+        pending.entries.append(entry)
+        pending.scopes.append(scope)
+        done = pending.done
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        await asyncio.shield(done)
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending.entries:
+                batch, self._pending = self._pending, _Pending()
+                prune = []
+                for scope in set(batch.scopes):
+                    self._since_prune[scope] += batch.scopes.count(scope)
+                    if self._since_prune[scope] >= self._every:
+                        self._since_prune[scope] = 0
+                        prune.append(scope)
+                assert batch.done is not None
+                try:
+                    await self.runtime.db.write(
+                        request_log.record, batch.entries, keep=self.keep, prune=prune
+                    )
+                except Exception as exc:
+                    batch.done.set_exception(exc)
+                    batch.done.exception()  # retrieved: each waiter logs it
+                else:
+                    batch.done.set_result(None)
+        finally:
+            self._flushing = False
+
+
+class RequestLogMiddleware:
+    def __init__(self, app: ASGIApp, *, writer: LogWriter) -> None:
+        self.app = app
+        self.writer = writer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(LOGGED_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        captured = _Captured()
+        held: Message | None = None
+
+        async def capture(message: Message) -> None:
+            nonlocal held
+            if message["type"] == "http.response.start":
+                captured.start(message)
+            elif message["type"] == "http.response.body":
+                captured.body(message.get("body", b""))
+                if not message.get("more_body", False):
+                    held = message  # sent once the entry has committed
+                    return
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        except Exception:
+            captured.status = captured.status or 500  # the outer middleware answers the 500
+            await self._record(scope, captured, started)
+            raise
+        await self._record(scope, captured, started)
+        if held is not None:
+            await send(held)
+
+    async def _record(self, scope: Scope, captured: _Captured, started: float) -> None:
+        state = scope.get("state", {})
+        context: LogContext | None = state.get("log")
+        if context is None:
+            return
+        headers = {name: value for name, value in scope["headers"]}
+        entry = {
+            "id": state.get("request_id", ""),
+            "account": context.scope.account,
+            "livemode": context.scope.livemode,
+            "created": context.now,
+            "method": scope["method"],
+            "path": scope["path"][:2048],
+            "query": scope.get("query_string", b"").decode("latin-1"),
+            "status": captured.status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            "idempotency_key": _header(headers, b"idempotency-key", 255),
+            "idempotent_replayed": captured.replayed,
+            "stripe_version": _header(headers, b"stripe-version", 64),
+            "stripe_account": _header(headers, b"stripe-account", 80),
+            "client": client_of(headers),
+            "request": context.params,
+            "response": captured.text(),
+            "error": captured.error(),
+        }
+        try:
+            await self.writer.add(entry, context.scope)
+        except Exception:
+            log.exception("could not record request %s in the request log", entry["id"])
+
+
+class _Captured:
+    """The response as it went out: status, whether it was a replay, a JSON body (cut)."""
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.replayed = False
+        self.json = False
+        self.size = 0
+        self.chunks: list[bytes] = []
+
+    def start(self, message: Message) -> None:
+        self.status = message["status"]
+        for name, value in message.get("headers", ()):
+            if name == b"content-type":
+                self.json = value.startswith(b"application/json")
+            elif name == b"idempotent-replayed":
+                self.replayed = value == b"true"
+
+    def body(self, chunk: bytes) -> None:
+        if self.json and self.size < RESPONSE_LIMIT:
+            self.chunks.append(chunk[: RESPONSE_LIMIT - self.size])
+        self.size += len(chunk)
+
+    def text(self) -> str | None:
+        if not self.json:
+            return None  # bytes (a download) are not kept
+        return b"".join(self.chunks).decode("utf-8", "replace")
+
+    def error(self) -> dict[str, Any] | None:
+        if self.status < 400:
+            return None
+        if not self.json or self.size > RESPONSE_LIMIT:
+            return {"type": "api_error", "code": None, "param": None, "message": None}
+        try:
+            error = orjson.loads(b"".join(self.chunks)).get("error", {})
+        except (orjson.JSONDecodeError, AttributeError):
+            error = {}
+        if not isinstance(error, dict):
+            error = {}
+        if not error and self.status == 500:
+            error = {"type": "api_error"}
+        return {key: error.get(key) for key in ("type", "code", "param", "message")}
+
+
+def _header(headers: dict[bytes, bytes], name: bytes, limit: int) -> str | None:
+    value = headers.get(name)
+    return value.decode("latin-1")[:limit] if value is not None else None
+
+
+def client_of(headers: dict[bytes, bytes]) -> str | None:
+    """The SDK and its version ("stripe-python/16.1.0") from X-Stripe-Client-User-Agent, else
+    the User-Agent."""
+    described = headers.get(b"x-stripe-client-user-agent")
+    if described:
+        try:
+            about = orjson.loads(described)
+            lang, version = about.get("lang"), about.get("bindings_version")
+            if lang and version:
+                return f"stripe-{lang}/{version}"[:255]
+        except (orjson.JSONDecodeError, AttributeError):
+            pass
+    agent = headers.get(b"user-agent")
+    return agent.decode("latin-1")[:255] if agent else None

@@ -1,0 +1,69 @@
+"""The request log: what each authenticated `/v1` request and each public link hit sent and
+got back, kept per scope (account, connected account, mode) as Stripe's Dashboard keeps its
+logs, for `/_emulator/requests` and the dashboard.
+
+Not Stripe's API. Entries are recorded in batches (one transaction for all the entries that
+arrived while the previous batch was committing) and pruned to the newest `keep` per scope
+every `prune_every(keep)` entries a process records for that scope, so a scope may briefly
+hold up to that many more. API keys and the Authorization header are never part of an entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from filelinks_api import repository
+from filelinks_api.errors import ResourceMissing
+from filelinks_api.models import RequestLogRow, request_log
+from filelinks_api.repository import Executor, Page, Scope
+from filelinks_api.schemas import ListRequestLogParams
+from filelinks_api.services.pager import list_page
+from filelinks_api.wire.params import expansions
+
+
+def prune_every(keep: int) -> int:
+    """How many entries a process records for a scope between two prunes."""
+    return max(1, min(100, keep // 10))
+
+
+def record(
+    session: Executor, entries: Sequence[dict[str, Any]], *, keep: int, prune: Iterable[Scope]
+) -> None:
+    repository.insert_request_logs(session, entries)
+    for scope in prune:
+        repository.prune_request_log(session, scope, keep)
+
+
+def list_entries(
+    session: Executor, scope: Scope, params: ListRequestLogParams
+) -> Page[RequestLogRow]:
+    expansions(params.expand, {}, on_list=True)
+    column = request_log.c
+    conditions = repository.created_filter(request_log, params.created)
+    if params.method is not None:
+        conditions.append(column.method == params.method.upper())
+    if params.path is not None:
+        conditions.append(column.path.startswith(params.path, autoescape=True))
+    if params.status is not None:
+        if params.status.endswith("xx"):
+            low = int(params.status[0]) * 100
+            conditions += [column.status >= low, column.status < low + 100]
+        else:
+            conditions.append(column.status == int(params.status))
+    if params.idempotency_key is not None:
+        conditions.append(column.idempotency_key == params.idempotency_key)
+    return list_page(
+        session, request_log, RequestLogRow, scope, conditions, params, kind="request_log"
+    )
+
+
+def get_entry(session: Executor, scope: Scope, request_id: str) -> RequestLogRow:
+    entry = repository.get_request_log(session, scope, request_id)
+    if entry is None:
+        raise ResourceMissing.for_object("request_log", request_id, param="id")
+    return entry
+
+
+def clear(session: Executor, scope: Scope) -> int:
+    return repository.delete_request_log(session, scope)

@@ -1,0 +1,68 @@
+"""The request log against a real server: the SDK's own requests, read-your-requests across
+workers, and an SDK error's request_log_url."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+import stripe
+
+from tests import samples
+from tests.conftest import new_key
+from tests.e2e.conftest import Server
+
+
+def test_the_sdks_requests_are_logged_as_sent(sdk, http: httpx.Client, tmp_path):
+    evidence = tmp_path / "evidence.pdf"
+    evidence.write_bytes(samples.pdf("sdk"))
+    with evidence.open("rb") as handle:
+        uploaded = sdk.File.create(purpose="dispute_evidence", file=handle)
+    link = sdk.FileLink.create(file=uploaded.id, metadata={"order": "6735"})
+
+    logged = http.get("/_emulator/requests").json()["data"]
+
+    assert [(e["method"], e["path"], e["status"]) for e in logged] == [
+        ("POST", "/v1/file_links", 200),
+        ("POST", "/v1/files", 200),
+    ]
+    create, upload = logged
+    assert create["request"] == {"file": uploaded.id, "metadata": {"order": "6735"}}
+    assert create["response"]["id"] == link.id
+    assert create["client"].startswith("stripe-python/")
+    assert create["idempotency_key"]  # the SDK sends one with every POST
+    # as the SDK sent it: the path it opened
+    assert upload["request"]["file"]["filename"] == str(evidence)
+    assert upload["request"]["file"]["size"] == evidence.stat().st_size
+
+
+def test_an_sdk_error_carries_the_url_of_its_log_entry(sdk, server: Server, http: httpx.Client):
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        sdk.FileLink.retrieve("link_missing")
+
+    error = raised.value
+    assert error.error is not None
+    assert error.error.request_log_url == f"{server.url}/dashboard/logs/{error.request_id}"
+    entry = http.get(f"/_emulator/requests/{error.request_id}").json()
+    assert entry["error"]["code"] == "resource_missing"
+
+
+def test_a_response_is_in_the_log_of_any_worker_once_received(two_workers: Server):
+    key = new_key()
+    auth = {"Authorization": f"Bearer {key}"}
+
+    def request_then_look(n: int) -> int:
+        # each on fresh connections, so the two may land on different workers
+        got = httpx.get(f"{two_workers.url}/v1/files?limit={n % 10 + 1}", headers=auth)
+        rid = got.headers["Request-Id"]
+        return httpx.get(f"{two_workers.url}/_emulator/requests/{rid}", headers=auth).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(request_then_look, range(80)))
+
+    assert statuses == [200] * 80
+    logged = httpx.get(
+        f"{two_workers.url}/_emulator/requests", params={"limit": 100}, headers=auth
+    ).json()["data"]
+    assert len(logged) == 80
