@@ -167,3 +167,47 @@ class TestEmbeddedLinks:
             assert pages[file_id].rows == one_by_one.rows  # same links, same order
             assert pages[file_id].has_more is (n + 1 > 3)
             assert [link.file for link in pages[file_id].rows] == [file_id] * min(n + 1, 3)
+
+
+def test_the_compiled_insert_stores_what_sqlalchemys_insert_stores(session: Session) -> None:
+    """repository._InsertMany (the request log's executemany) against the plain way."""
+    from sqlalchemy import insert
+
+    from filelinks_api.models import request_log
+
+    def entry(request_id: str) -> dict[str, object]:
+        return {
+            "id": request_id,
+            "account": LIVE.account,
+            "livemode": True,
+            "created": 1_800_000_000,
+            "method": "POST",
+            "path": "/v1/file_links",
+            "query": "a=1",
+            "status": 400,
+            "duration_ms": 1.25,
+            "idempotency_key": None,
+            "idempotent_replayed": True,
+            "stripe_version": "2026-06-24.dahlia",
+            "stripe_account": None,
+            "client": "stripe-python/16.1.0",
+            "request": {"metadata": {"note": "ünïcode"}, "expand": ["file"]},
+            "response": '{"error": {}}',
+            "error": {"type": "invalid_request_error", "code": None},
+        }
+
+    repository.insert_request_logs(session, [entry("req_fast1"), entry("req_fast2")])
+    session.execute(insert(request_log), [entry("req_plain")])
+
+    rows = {
+        row.id: row._asdict()
+        for row in session.execute(select(request_log).where(request_log.c.account == LIVE.account))
+    }
+    plain = rows.pop("req_plain")
+    assert set(rows) == {"req_fast1", "req_fast2"}
+    for row in (*rows.values(), plain):
+        del row["seq"], row["id"]
+    for fast in rows.values():
+        assert fast == plain
+    assert plain["request"] == {"metadata": {"note": "ünïcode"}, "expand": ["file"]}
+    assert plain["idempotent_replayed"] is True

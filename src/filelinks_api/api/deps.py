@@ -116,10 +116,10 @@ def call_of(model: type[_P], *, upload: bool = False) -> Callable[[Request], Awa
             settings.api_keys,
             allow_publishable=upload,
         )
+        await runtime.clocks.refresh()
         context = None
         if runtime.request_log is not None and request.scope["path"].startswith("/v1/"):
             # From here on the request is logged in the caller's scope, whatever its outcome.
-            await runtime.clocks.refresh()
             scope = Scope(caller.account, caller.livemode)
             context = LogContext(scope, runtime.clocks.now(scope))
             state = request.scope["state"]
@@ -147,7 +147,6 @@ def call_of(model: type[_P], *, upload: bool = False) -> Callable[[Request], Awa
                 context.params = {**read.data, "file": upload_summary}
         try:
             params = parse(model, read.data)
-            await runtime.clocks.refresh()
         except BaseException:
             if staged is not None:
                 staged.discard()

@@ -53,11 +53,17 @@ class HasDatabase(Protocol):
 class _Pending:
     entries: list[dict[str, Any]] = field(default_factory=list)
     scopes: list[AccountScope] = field(default_factory=list)
-    done: asyncio.Future[None] | None = None
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
 
 
 class LogWriter:
-    """Commits entries in batches; `add` returns once the entry has committed."""
+    """Commits entries in batches; `add` returns once the entry has committed.
+
+    Group commit: while one batch commits, the entries that arrive meanwhile gather into the
+    next, so requests that run together share one transaction; a lone request is written at
+    once. (Waiting up to 2 ms for every request in flight to hand in its entry measured no
+    better: 0.51 of log-off against 0.59 without, SQLite, 2 workers, 16 connections.)
+    """
 
     def __init__(self, runtime: HasDatabase, keep: int) -> None:
         self.runtime = runtime  # its database is looked up at each flush (tests swap it)
@@ -65,19 +71,19 @@ class LogWriter:
         self._every = request_log.prune_every(keep)
         self._since_prune: Counter[AccountScope] = Counter()
         self._pending = _Pending()
-        self._flushing = False
+        self._flushing: asyncio.Task[None] | None = None  # held: a running task needs a reference
 
     async def add(self, entry: dict[str, Any], scope: AccountScope) -> None:
+        loop = asyncio.get_running_loop()
+        # one future per request: a request cancelled while it waits cancels only its own
+        committed: asyncio.Future[None] = loop.create_future()
         pending = self._pending
-        if pending.done is None:
-            pending.done = asyncio.get_running_loop().create_future()
         pending.entries.append(entry)
         pending.scopes.append(scope)
-        done = pending.done
-        if not self._flushing:
-            self._flushing = True
-            asyncio.get_running_loop().create_task(self._flush())
-        await asyncio.shield(done)
+        pending.waiters.append(committed)
+        if self._flushing is None:
+            self._flushing = loop.create_task(self._flush())
+        await committed
 
     async def _flush(self) -> None:
         try:
@@ -89,18 +95,21 @@ class LogWriter:
                     if self._since_prune[scope] >= self._every:
                         self._since_prune[scope] = 0
                         prune.append(scope)
-                assert batch.done is not None
+                failure: Exception | None = None
                 try:
                     await self.runtime.db.write(
                         request_log.record, batch.entries, keep=self.keep, prune=prune
                     )
                 except Exception as exc:
-                    batch.done.set_exception(exc)
-                    batch.done.exception()  # retrieved: each waiter logs it
-                else:
-                    batch.done.set_result(None)
+                    failure = exc
+                for waiter in batch.waiters:
+                    if not waiter.done():
+                        if failure is None:
+                            waiter.set_result(None)
+                        else:
+                            waiter.set_exception(failure)
         finally:
-            self._flushing = False
+            self._flushing = None
 
 
 class RequestLogMiddleware:
@@ -130,7 +139,7 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, capture)
         except Exception:
-            captured.status = captured.status or 500  # the outer middleware answers the 500
+            captured.status = captured.status or 500  # the outer middleware answers it
             await self._record(scope, captured, started)
             raise
         await self._record(scope, captured, started)
@@ -142,8 +151,23 @@ class RequestLogMiddleware:
         context: LogContext | None = state.get("log")
         if context is None:
             return
+        try:
+            entry = self._entry(scope, context, captured, started)
+        except Exception:
+            log.exception("could not record request %s in the request log", state.get("request_id"))
+            return
+        try:
+            await self.writer.add(entry, context.scope)
+        except Exception:
+            log.exception("could not record request %s in the request log", entry["id"])
+
+    @staticmethod
+    def _entry(
+        scope: Scope, context: LogContext, captured: _Captured, started: float
+    ) -> dict[str, Any]:
+        state = scope["state"]
         headers = {name: value for name, value in scope["headers"]}
-        entry = {
+        return {
             "id": state.get("request_id", ""),
             "account": context.scope.account,
             "livemode": context.scope.livemode,
@@ -162,10 +186,6 @@ class RequestLogMiddleware:
             "response": captured.text(),
             "error": captured.error(),
         }
-        try:
-            await self.writer.add(entry, context.scope)
-        except Exception:
-            log.exception("could not record request %s in the request log", entry["id"])
 
 
 class _Captured:
