@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.responses import Response
 
-from filelinks_api import __version__
+from filelinks_api import __version__, dashboard
 from filelinks_api.api import controls as emulator
 from filelinks_api.api import docs, file_links, files, health, links
 from filelinks_api.api.deps import Runtime
@@ -83,6 +83,7 @@ def create_app(
         app.include_router(module.router)
     if settings.emulator_controls:
         app.include_router(emulator.router)
+        app.include_router(dashboard.router)  # the web dashboard, under the same switch
     app.include_router(docs.router)
     app.mount(docs.ASSETS_PATH, docs.assets(), name="docs-assets")
     _document_security(app)

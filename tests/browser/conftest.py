@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -86,9 +87,10 @@ class Visit:
     errors: list[str] = field(default_factory=list)
 
 
-@pytest.fixture
-def visit(browser: Browser, server: Server) -> Iterator[Visit]:
-    context = browser.new_context(base_url=server.url)
+@contextmanager
+def new_visit(browser: Browser, base_url: str) -> Iterator[Visit]:
+    """A fresh browser context on `base_url` (its own cookies), watched as `Visit` says."""
+    context = browser.new_context(base_url=base_url)
     page = context.new_page()
     page.set_default_timeout(10_000)
     seen = Visit(page)
@@ -120,3 +122,9 @@ def visit(browser: Browser, server: Server) -> Iterator[Visit]:
         yield seen
     finally:
         context.close()
+
+
+@pytest.fixture
+def visit(browser: Browser, server: Server) -> Iterator[Visit]:
+    with new_visit(browser, server.url) as seen:
+        yield seen
