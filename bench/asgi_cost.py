@@ -1,6 +1,7 @@
 """CPU microseconds per request through the whole ASGI app, in-process, next to the floor.
 
     python bench/asgi_cost.py [--db sqlite|postgres] [--requests 3000] [--profile SCENARIO]
+        [--concurrency N]
 
 No sockets and no load generator: each request is handed to the app as uvicorn would hand it
 (scope, receive, send), one after another on one event loop, so the figure is the app's own
@@ -79,15 +80,21 @@ def asgi_call(app: Any, request: Request) -> Callable[[], Any]:
     return call
 
 
-async def per_request_us(calls: list[Callable[[], Any]], n: int) -> float:
-    for i in range(200):
-        await calls[i % len(calls)]()
+async def per_request_us(calls: list[Callable[[], Any]], n: int, concurrency: int = 1) -> float:
+    """Wall µs per request with `concurrency` callers taking turns on the loop, as a worker
+    serving that many connections does (what batching, such as the request log's, needs)."""
+
+    async def caller(count: int, offset: int) -> None:
+        for i in range(count):
+            await calls[(offset + i) % len(calls)]()
+
+    await asyncio.gather(*(caller(200 // concurrency, k) for k in range(concurrency)))
     rounds = []
+    per_caller = max(1, n // 5 // concurrency)
     for _ in range(5):
         started = time.perf_counter()
-        for i in range(n // 5):
-            await calls[i % len(calls)]()
-        rounds.append((time.perf_counter() - started) / (n // 5) * 1e6)
+        await asyncio.gather(*(caller(per_caller, k * 7) for k in range(concurrency)))
+        rounds.append((time.perf_counter() - started) / (per_caller * concurrency) * 1e6)
     return statistics.median(rounds)
 
 
@@ -134,6 +141,9 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--profile", choices=["retrieve", "list", "create", "update"])
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="requests in flight at once (default 1)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, common.database(args.db, Path(tmp)) as url:
         settings = Settings(data_dir=Path(tmp), database_url=url, _env_file=None)  # type: ignore[call-arg]
@@ -146,7 +156,7 @@ def main() -> None:
             calls = [asgi_call(app, r) for r in plan[args.profile]]
             profiler = cProfile.Profile()
             profiler.enable()
-            loop.run_until_complete(per_request_us(calls, args.requests))
+            loop.run_until_complete(per_request_us(calls, args.requests, args.concurrency))
             profiler.disable()
             pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(45)
             return
@@ -158,7 +168,7 @@ def main() -> None:
         print("| --- | --- | --- | --- |")
         for name, requests in plan.items():
             calls = [asgi_call(app, r) for r in requests]
-            cost = loop.run_until_complete(per_request_us(calls, args.requests))
+            cost = loop.run_until_complete(per_request_us(calls, args.requests, args.concurrency))
             print(f"| {name} | {cost:.1f} | {cost / floor:.2f} | {floor / cost:.3f} |")
 
 
