@@ -542,17 +542,24 @@ def get_request_log(session: Executor, scope: Scope, request_id: str) -> Request
 
 
 def prune_request_log(session: Executor, scope: Scope, keep: int) -> int:
-    """Keep the scope's newest `keep` entries (by seq: the order they were recorded in)."""
-    oldest_kept = (
-        select(request_log.c.seq)
+    """Keep the scope's newest `keep` entries, newest as the list orders them (created, seq):
+    the walk to the cut-off runs backwards along the scope's index."""
+    cut = (
+        select(request_log.c.created, request_log.c.seq)
         .where(_scoped(request_log, scope))
-        .order_by(request_log.c.seq.desc())
-        .offset(keep - 1)
+        .order_by(request_log.c.created.desc(), request_log.c.seq.desc())
+        .offset(keep)
         .limit(1)
-        .scalar_subquery()
     )
+    oldest_dropped = session.execute(cut).first()
+    if oldest_dropped is None:
+        return 0
+    position = tuple_(oldest_dropped.created, oldest_dropped.seq)
     result = session.execute(
-        delete(request_log).where(_scoped(request_log, scope), request_log.c.seq < oldest_kept)
+        delete(request_log).where(
+            _scoped(request_log, scope),
+            tuple_(request_log.c.created, request_log.c.seq) <= position,
+        )
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
