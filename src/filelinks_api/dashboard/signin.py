@@ -9,7 +9,7 @@ from filelinks_api.api.deps import Runtime
 from filelinks_api.dashboard.session import COOKIE, Session, new_session_id
 from filelinks_api.dashboard.web import (
     SIGNIN_PATH,
-    FormRefused,
+    checked_form,
     clear_session,
     page_router,
     render,
@@ -18,7 +18,7 @@ from filelinks_api.dashboard.web import (
     text,
 )
 from filelinks_api.errors import StripeError
-from filelinks_api.wire.request import authenticate, read_params
+from filelinks_api.wire.request import authenticate
 
 router = page_router()
 
@@ -78,10 +78,9 @@ async def signin_form(request: Request) -> Response:
 @router.post(SIGNIN_PATH)
 async def signin(request: Request) -> Response:
     runtime = Runtime.of(request)
-    data = (await read_params(request, runtime.settings.max_body_bytes)).data
     current = Session.decode(request.cookies.get(COOKIE))
-    if current is None or not current.accepts(data.get("csrf_token")):
-        raise FormRefused
+    data = await checked_form(request, current)
+    assert current is not None  # checked_form refuses a form without a session
     key = text(data, "api_key")
     stripe_account = text(data, "stripe_account")
     next_path = safe_next(text(data, "next"))
@@ -102,11 +101,7 @@ async def signin(request: Request) -> Response:
 
 @router.post("/dashboard/signout")
 async def signout(request: Request) -> Response:
-    runtime = Runtime.of(request)
-    data = (await read_params(request, runtime.settings.max_body_bytes)).data
-    current = Session.decode(request.cookies.get(COOKIE))
-    if current is None or not current.accepts(data.get("csrf_token")):
-        raise FormRefused
+    await checked_form(request, Session.decode(request.cookies.get(COOKIE)))
     response = RedirectResponse(f"{SIGNIN_PATH}?signed_out=1", status_code=303)
     clear_session(response, request)
     return response

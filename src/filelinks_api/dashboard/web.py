@@ -90,13 +90,19 @@ class Viewer:
 
     async def form(self) -> dict[str, Any]:
         """The POSTed form, decoded like any request's parameters, once its token checks."""
-        data = (await read_params(self.request, self.runtime.settings.max_body_bytes)).data
-        if not self.session.accepts(data.get("csrf_token")):
-            raise FormRefused
-        return data
+        return await checked_form(self.request, self.session)
 
     def page(self, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
         return render(template, self.request, viewer=self, status=status, **context)
+
+
+async def checked_form(request: Request, session: Session | None) -> dict[str, Any]:
+    """The POSTed form, decoded like any request's parameters, if it carries `session`'s
+    token; else FormRefused (also without a session at all)."""
+    data = (await read_params(request, Runtime.of(request).settings.max_body_bytes)).data
+    if session is None or not session.accepts(data.get("csrf_token")):
+        raise FormRefused
+    return data
 
 
 async def signed_in(request: Request) -> Viewer:
