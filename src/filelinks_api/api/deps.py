@@ -72,6 +72,7 @@ class Call(Generic[_P]):
         data: dict[str, Any],
         staged: StagedFile | None = None,
         filename: str | None = None,
+        base: str | None = None,
     ) -> None:
         self.request = request
         self.runtime = runtime
@@ -84,7 +85,7 @@ class Call(Generic[_P]):
         self.data = data  # as decoded, for the idempotency digest
         self.staged = staged  # an upload's bytes, staged
         self.filename = filename
-        self._base_url: str | None = None
+        self._base_url = base  # when the dependency already knew it
         request.scope["state"]["account"] = caller.account  # for the log line
 
     @property
@@ -118,6 +119,7 @@ def call_of(model: type[_P], *, upload: bool = False) -> Callable[[Request], Awa
         )
         await runtime.clocks.refresh()
         context = None
+        base: str | None = None
         if runtime.request_log is not None and request.scope["path"].startswith("/v1/"):
             # From here on the request is logged in the caller's scope, whatever its outcome.
             scope = Scope(caller.account, caller.livemode)
@@ -152,6 +154,7 @@ def call_of(model: type[_P], *, upload: bool = False) -> Callable[[Request], Awa
                 staged.discard()
             raise
         filename = part.filename if part is not None else None
-        return Call(request, runtime, caller, params, read.data, staged, filename)
+        # the base URL, if the log URL needed it, is the objects' urls' too: computed once
+        return Call(request, runtime, caller, params, read.data, staged, filename, base)
 
     return dependency
