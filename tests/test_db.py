@@ -155,7 +155,7 @@ class TestWrite:
 
         assert asyncio.run(scenario()) == 0
 
-    def test_many_writes_overlap_on_one_loop(self, database: Database) -> None:
+    def test_many_concurrent_writes_all_commit(self, database: Database) -> None:
         accounts = [new_key() for _ in range(20)]
 
         async def scenario() -> list[int]:

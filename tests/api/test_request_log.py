@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import delete, select
 
 from filelinks_api.app import create_app
+from filelinks_api.models import request_log
 from tests import samples
 from tests.api.helpers import bearer, create_link, upload, uploaded
 from tests.conftest import new_key, share_session
@@ -297,3 +300,53 @@ def file_id_and_link(client) -> tuple[str, dict]:
     link = create_link(client, file_id)
     client.delete("/_emulator/requests")  # the setup's own requests are not the test's
     return file_id, link
+
+
+def test_the_entry_has_committed_when_the_response_ends(settings, database, clock, api_key):
+    """Read-your-requests: at the moment the last byte of a response goes out, another
+    connection (another worker, another replica) already finds its entry."""
+    app = create_app(settings, clock=clock, database=database)  # its own Database: real commits
+    seen: dict[str, str] = {}
+    found_at_end: list[bool] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            seen["id"] = dict(message["headers"])[b"request-id"].decode()
+        elif message["type"] == "http.response.body" and not message.get("more_body"):
+            with database.engine.connect() as other:
+                query = select(request_log.c.id).where(request_log.c.id == seen["id"])
+                found_at_end.append(other.execute(query).first() is not None)
+
+    async def scenario() -> None:
+        async with app.router.lifespan_context(app):
+            await app(
+                {
+                    "type": "http",
+                    "http_version": "1.1",
+                    "method": "GET",
+                    "scheme": "http",
+                    "path": "/v1/files",
+                    "raw_path": b"/v1/files",
+                    "query_string": b"",
+                    "root_path": "",
+                    "headers": [
+                        (b"host", b"test"),
+                        (b"authorization", f"Bearer {api_key}".encode()),
+                    ],
+                    "client": ("127.0.0.1", 1),
+                    "server": ("127.0.0.1", 80),
+                },
+                receive,
+                send,
+            )
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        with database.engine.begin() as connection:
+            connection.execute(delete(request_log).where(request_log.c.id == seen.get("id")))
+
+    assert found_at_end == [True]
