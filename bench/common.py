@@ -178,6 +178,19 @@ def status_kb(pid: int, field_name: str) -> int:
     return 0
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (its threads included), from /proc/PID/stat."""
+    try:
+        with open(f"/proc/{pid}/stat") as fp:
+            fields = fp.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
 @dataclass
 class Server:
     """A server process started in its own session; `workers()` are the uvicorn workers."""
@@ -203,6 +216,10 @@ class Server:
         return [
             pid for pid in descendants(self.process.pid) if "multiprocessing.spawn" in cmdline(pid)
         ]
+
+    def cpu_seconds(self) -> dict[int, float]:
+        """User + system CPU seconds so far, by worker pid."""
+        return {pid: cpu_seconds(pid) for pid in self.workers()}
 
     def rss_kb(self) -> int:
         return sum(status_kb(pid, "VmRSS") for pid in self.workers())
