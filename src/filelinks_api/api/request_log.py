@@ -1,9 +1,10 @@
 """Recording the request log: a pure ASGI middleware around the routes, and a per-process
 writer that commits entries in batches.
 
-Read-your-requests: the last body message of a logged response is held back until its entry
-has committed, so once a client has its response, any log query that starts afterwards (on
-any worker or replica) finds it. Batching keeps that cheap: every entry that arrives while a
+Read-your-requests: the last body message of a logged response (and, when the body is one
+message, the response's start with it) is held back until its entry has committed, so once a
+client has its response, any log query that starts afterwards (on any worker or replica)
+finds it. Batching keeps that cheap: every entry that arrives while a
 batch commits goes into the next batch, one transaction for all of them.
 
 What is logged: authenticated `/v1/...` requests (any status), in the caller's scope, and
@@ -123,17 +124,22 @@ class RequestLogMiddleware:
             return
         started = time.perf_counter()
         captured = _Captured()
-        held: Message | None = None
+        held: list[Message] = []  # sent once the entry has committed
 
         async def capture(message: Message) -> None:
-            nonlocal held
             if message["type"] == "http.response.start":
                 captured.start(message)
-            elif message["type"] == "http.response.body":
+                held.append(message)  # with the body, if that comes in one message
+                return
+            if message["type"] == "http.response.body":
                 captured.body(message.get("body", b""))
                 if not message.get("more_body", False):
-                    held = message  # sent once the entry has committed
+                    held.append(message)
                     return
+            # a streamed body: the start and every chunk but the last go out now
+            for early in held:
+                await send(early)
+            held.clear()
             await send(message)
 
         try:
@@ -143,8 +149,9 @@ class RequestLogMiddleware:
             await self._record(scope, captured, started)
             raise
         await self._record(scope, captured, started)
-        if held is not None:
-            await send(held)
+        # Status line, headers and body together: one wake-up for the client, not two.
+        for message in held:
+            await send(message)
 
     async def _record(self, scope: Scope, captured: _Captured, started: float) -> None:
         state = scope.get("state", {})
