@@ -84,7 +84,12 @@ def backend_url(
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "backend_url" in metafunc.fixturenames:
+    """Every database test on every backend, unless it names its own backends."""
+    own = any(
+        "backend_url" in str(mark.args[0])
+        for mark in metafunc.definition.iter_markers("parametrize")
+    )
+    if "backend_url" in metafunc.fixturenames and not own:
         metafunc.parametrize("backend_url", BACKENDS, indirect=True, scope="session")
 
 
@@ -107,7 +112,7 @@ def session(database: Database) -> Iterator[Session]:
 
 
 class SharedSession:
-    """`read()` and `write()` of a Database, on the test's session: the requests' work runs
+    """`read()`, `write()` and `append()` of a Database, on the test's session: the requests' work runs
     inline on it, their commits release savepoints, and the test rolls everything back."""
 
     def __init__(self, session: Session) -> None:
@@ -127,6 +132,9 @@ class SharedSession:
         except BaseException:
             self.session.rollback()  # undone, as Database.write() does
             raise
+
+    async def append(self, work: Any, *args: Any, **kwargs: Any) -> Any:
+        return await self.write(work, *args, **kwargs)
 
     async def ping(self) -> bool:
         return True

@@ -155,6 +155,31 @@ class TestWrite:
 
         assert asyncio.run(scenario()) == 0
 
+    def test_append_keeps_its_rows_and_leaves_writes_transactional(
+        self, database: Database
+    ) -> None:
+        """append() commits without a transaction of its own on PostgreSQL (autocommit); the
+        connections it used go back to the pool transactional again, so a write() on any of
+        them still undoes everything when its work fails."""
+        # all 8 of the pool's connections at once (more would wait, binding the pool's queue
+        # to this test's event loop)
+        appended = [new_key() for _ in range(8)]
+        failed = new_key()
+
+        def insert_then_fail(connection: Connection) -> None:
+            insert_clock(connection, failed)
+            raise RuntimeError("the endpoint failed")
+
+        async def scenario() -> tuple[list[int], int]:
+            await asyncio.gather(*(database.append(insert_clock, a) for a in appended))
+            for _ in range(12):
+                with pytest.raises(RuntimeError):
+                    await database.write(insert_then_fail)
+            counts = [await count_clocks(database, a) for a in appended]
+            return counts, await count_clocks(database, failed)
+
+        assert asyncio.run(scenario()) == ([1] * 8, 0)
+
     def test_many_concurrent_writes_all_commit(self, database: Database) -> None:
         accounts = [new_key() for _ in range(20)]
 

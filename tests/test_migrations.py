@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from filelinks_api.db import Database, migrate
 from filelinks_api.models import metadata
+from tests.conftest import BACKENDS
 
 
 def test_autogenerate_finds_no_difference_between_models_and_migrations(database: Database):
@@ -30,3 +32,26 @@ def test_list_queries_have_account_scoped_indexes(database: Database):
     assert ("account", "livemode", "created", "seq") in indexes["files"]
     assert ("account", "livemode", "created", "seq", "expires_at") in indexes["file_links"]
     assert ("account", "livemode", "file", "created", "seq") in indexes["file_links"]
+
+
+# SQLite has no unlogged tables: the migration does nothing there
+@pytest.mark.parametrize(
+    "backend_url", [b for b in BACKENDS if b == "postgresql"], indirect=True, scope="session"
+)
+def test_only_the_request_log_is_unlogged_on_postgresql(database: Database):
+    """Migration 0006: the log's commits wait for no WAL flush; the objects' still do."""
+    with database.engine.connect() as connection:
+        persistence = dict(
+            connection.execute(
+                text(
+                    "SELECT relname, relpersistence FROM pg_class WHERE relname IN"
+                    " ('request_log', 'files', 'file_links', 'idempotency_keys')"
+                )
+            ).all()
+        )
+    assert persistence == {
+        "request_log": "u",
+        "files": "p",
+        "file_links": "p",
+        "idempotency_keys": "p",
+    }

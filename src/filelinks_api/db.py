@@ -1,5 +1,5 @@
-"""Engines, and the two ways a request reaches the database: `Database.read()` and
-`Database.write()`.
+"""Engines, and the ways a request reaches the database: `Database.read()`,
+`Database.write()`, and `Database.append()` for the request log's rows.
 
 Concurrency style (measured, see bench/README.md): endpoints are `async def`; repository and
 service code is synchronous SQLAlchemy, run through a `Reader` or `Writer`. On SQLite it runs
@@ -153,8 +153,9 @@ class Database:
 
     `write()` is the one entry point to a write transaction: it begins it without blocking the
     event loop (SQLite: `_begin_sqlite_write`; PostgreSQL: awaited), commits it when `work`
-    returns, and rolls it back when `work` raises. `engine` is synchronous, for maintenance
-    outside requests (tests).
+    returns, and rolls it back when `work` raises. `append()` is for rows that need no
+    transaction (the request log). `engine` is synchronous, for maintenance outside requests
+    (tests).
     """
 
     def __init__(self, url: str, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> None:
@@ -200,6 +201,18 @@ class Database:
         finally:
             connection.close()  # rolls back what was not committed
 
+    async def append(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`work(connection, *args)` for rows that need no transaction around them, each
+        statement committing by itself: the request log's batches. On PostgreSQL, autocommit
+        saves the BEGIN and COMMIT round trips (measured: a log-on retrieve went from 0.69 to
+        0.75-0.80 of log-off, 2 workers, 16 connections). On SQLite, the same as write():
+        the lock is taken with BEGIN IMMEDIATE either way, and one commit for the batch is
+        cheaper than one per statement."""
+        if self._async is not None:
+            result: T = await greenlet_spawn(_autocommit_unit, self._write, work, args, kwargs)
+            return result
+        return await self.write(work, *args, **kwargs)
+
     async def ping(self) -> bool:
         try:
             await self.read(_select_one)
@@ -224,6 +237,13 @@ def _read_unit(engine: Engine, work: Work[..., T], args: Any, kwargs: Any) -> T:
 
 def _write_unit(engine: Engine, work: Work[..., T], args: Any, kwargs: Any) -> T:
     with engine.begin() as connection:
+        return work(connection, *args, **kwargs)
+
+
+def _autocommit_unit(engine: Engine, work: Work[..., T], args: Any, kwargs: Any) -> T:
+    # the isolation level goes back to the engine's when the connection returns to the pool
+    with engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT")
         return work(connection, *args, **kwargs)
 
 

@@ -23,7 +23,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    text,
     tuple_,
     update,
 )
@@ -525,13 +524,9 @@ def delete_scope_data(session: Executor, scope: Scope) -> list[str]:
 
 
 def insert_request_logs(session: Executor, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert log entries. On PostgreSQL their transaction does not wait for the WAL flush
-    (synchronous_commit off, for it alone): the entries are visible to every other session
-    as soon as it commits, and a database crash may lose the last moments of a diagnostic
-    log, never an object. Measured (bench/run.py --request-log both, retrieve, 2 workers):
-    0.39x of log-off before (a noisy run), 0.57-0.68x after."""
-    if _dialect_name(session) == "postgresql":
-        session.execute(text("SET LOCAL synchronous_commit = off"))
+    """Insert log entries. On PostgreSQL the table is UNLOGGED (migration 0006): its commits
+    do not wait for a WAL flush, and a database crash may lose the diagnostic log, never an
+    object."""
     _INSERT_REQUEST_LOGS.run(session, rows)
 
 

@@ -98,7 +98,7 @@ class LogWriter:
                         prune.append(scope)
                 failure: Exception | None = None
                 try:
-                    await self.runtime.db.write(
+                    await self.runtime.db.append(
                         request_log.record, batch.entries, keep=self.keep, prune=prune
                     )
                 except Exception as exc:
