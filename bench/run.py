@@ -100,6 +100,7 @@ FLOORS = ("floor", "pg-floor")
 UNEVEN_SHARE = 0.7
 UNEVEN_RETRIES = 3
 LOG_OFF = {"FILELINKS_REQUEST_LOG": "false"}
+METRICS_OFF = {"FILELINKS_METRICS": "false"}
 
 
 def log(message: str) -> None:
@@ -488,14 +489,24 @@ def git_commit(path: Path) -> str:
 
 def make_trees(args: argparse.Namespace) -> list[Tree]:
     """The current service (this checkout, or --service-src) first, then --compare's, or the
-    same service with its request log off (--request-log both)."""
+    same service with its request log off (--request-log both) or its metrics off
+    (--metrics both)."""
     trees = [Tree(args.service_src.name if args.service_src else "current", args.service_src)]
+    base: dict[str, str] = {}
     if args.request_log == "off":
-        trees[0].env = dict(LOG_OFF)
-    elif args.request_log == "both":
+        base.update(LOG_OFF)
+    if args.metrics == "off":
+        base.update(METRICS_OFF)
+    trees[0].env = dict(base)
+    if args.request_log == "both":
         trees = [
-            Tree("log-on", args.service_src),
-            Tree("log-off", args.service_src, env=dict(LOG_OFF)),
+            Tree("log-on", args.service_src, env=dict(base)),
+            Tree("log-off", args.service_src, env={**base, **LOG_OFF}),
+        ]
+    elif args.metrics == "both":
+        trees = [
+            Tree("metrics-on", args.service_src, env=dict(base)),
+            Tree("metrics-off", args.service_src, env={**base, **METRICS_OFF}),
         ]
     if args.compare:
         label = args.compare.name
@@ -561,6 +572,13 @@ def main() -> None:
         help="the service's request log (FILELINKS_REQUEST_LOG); 'both' runs every scenario"
         " with it on and off and prints log-on / log-off",
     )
+    parser.add_argument(
+        "--metrics",
+        choices=["on", "off", "both"],
+        default="on",
+        help="the service's /metrics counting (FILELINKS_METRICS); 'both' runs every scenario"
+        " with it on and off and prints metrics-on / metrics-off",
+    )
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
     preset = PRESETS[args.preset]
@@ -570,8 +588,9 @@ def main() -> None:
     unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
-    if args.request_log == "both" and args.compare:
-        parser.error("--request-log both and --compare each make a pair: choose one")
+    pairs = [args.request_log == "both", args.metrics == "both", args.compare is not None]
+    if sum(pairs) > 1:
+        parser.error("--request-log both, --metrics both and --compare each make a pair: one")
     for path in (args.compare, args.service_src):
         if path is not None and not (path / "src" / "filelinks_api").is_dir():
             parser.error(f"{path} has no src/filelinks_api")

@@ -40,15 +40,17 @@ def test_list_queries_have_account_scoped_indexes(database: Database):
 )
 def test_only_the_request_log_is_unlogged_on_postgresql(database: Database):
     """Migration 0006: the log's commits wait for no WAL flush; the objects' still do."""
+    tables = ("request_log", "files", "file_links", "idempotency_keys")
     with database.engine.connect() as connection:
-        persistence = dict(
-            connection.execute(
-                text(
-                    "SELECT relname, relpersistence FROM pg_class WHERE relname IN"
-                    " ('request_log', 'files', 'file_links', 'idempotency_keys')"
-                )
-            ).all()
-        )
+        # ::regclass resolves the name through this schema's search_path (other test schemas
+        # have tables of the same names)
+        persistence = {
+            table: connection.execute(
+                text("SELECT relpersistence FROM pg_class WHERE oid = CAST(:t AS regclass)"),
+                {"t": table},
+            ).scalar_one()
+            for table in tables
+        }
     assert persistence == {
         "request_log": "u",
         "files": "p",

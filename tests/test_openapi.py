@@ -126,6 +126,7 @@ def test_every_route_is_documented(document):
         "/_emulator/requests",
         "/_emulator/requests/{request_id}",
         "/healthz",
+        "/metrics",
         "/_emulator/clock",
         "/_emulator/data",
         "/_emulator/files",

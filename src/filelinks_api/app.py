@@ -7,13 +7,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.responses import Response
 
-from filelinks_api import __version__, dashboard
+from filelinks_api import __version__, dashboard, metrics
 from filelinks_api.api import controls as emulator
-from filelinks_api.api import docs, file_links, files, health, links
+from filelinks_api.api import docs, file_links, files, health, links, monitoring
 from filelinks_api.api.deps import Runtime
 from filelinks_api.api.idempotency import Replay
 from filelinks_api.api.request_log import LogWriter, RequestLogMiddleware
@@ -74,13 +74,19 @@ def create_app(
         runtime.request_log = LogWriter(runtime, keep=settings.request_log_limit)
         # inside StripeMiddleware (added next): it sees the request id and the final answer
         app.add_middleware(RequestLogMiddleware, writer=runtime.request_log)
-    install_handlers(app, body_timeout=settings.body_timeout_seconds)
+    install_handlers(
+        app,
+        body_timeout=settings.body_timeout_seconds,
+        observe=monitoring.Observer(count=settings.metrics),
+    )
     app.add_exception_handler(Replay, _replay)
-    app.add_exception_handler(OperationalError, _database_busy)
-    app.add_exception_handler(PoolTimeout, _database_busy)
+    app.add_exception_handler(DBAPIError, _database_failed)
+    app.add_exception_handler(PoolTimeout, _database_failed)
     # Routes are matched in order: the busiest first (each miss costs a regex match).
     for module in (file_links, links, files, health):
         app.include_router(module.router)
+    if settings.metrics:
+        app.include_router(monitoring.router)
     if settings.emulator_controls:
         app.include_router(emulator.router)
         app.include_router(dashboard.router)  # the web dashboard, under the same switch
@@ -91,7 +97,8 @@ def create_app(
 
 
 def _document_security(app: FastAPI) -> None:
-    """Every route takes the API key, but the public link and /healthz (security: [])."""
+    """Every route takes the API key, but the public link, /healthz and /metrics
+    (security: [])."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -110,14 +117,17 @@ async def _replay(request: Request, exc: Exception) -> Response:
     return exc.response()
 
 
-async def _database_busy(request: Request, exc: Exception) -> Response:
+async def _database_failed(request: Request, exc: Exception) -> Response:
     # Contention that did not resolve quickly is Stripe's retryable 429, never a 500; a
-    # database that cannot be reached (or whose pool stayed empty) is a retryable 503.
+    # database that cannot be reached (or whose pool stayed empty) is a retryable 503; any
+    # other database error is counted, then answered as every unexpected error (a 500).
     log_url = request_log_url_of(request)
     if is_lock_timeout(exc):
         return error_response(LockTimeout(), log_url)
     if is_unreachable(exc) or isinstance(exc, PoolTimeout):
+        metrics.DATABASE_ERRORS.labels("unreachable").inc()
         return error_response(DATABASE_UNAVAILABLE, log_url)
+    metrics.DATABASE_ERRORS.labels("other").inc()
     raise exc
 
 

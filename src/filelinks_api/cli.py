@@ -7,12 +7,22 @@ import asyncio
 import errno
 import importlib.util
 import logging
+import logging.config
+import os
+import shutil
+import signal
 import socket
 import sys
+import tempfile
+from types import FrameType
 
+from sqlalchemy.engine import make_url
+
+from filelinks_api import __version__
 from filelinks_api.clock import SystemClock
 from filelinks_api.config import Settings, SettingsError, load_settings
 from filelinks_api.db import Database, migrate, sqlite_path
+from filelinks_api.logs import LIFECYCLE, logging_config
 from filelinks_api.services import files, idempotency
 from filelinks_api.storage import LocalStorage
 
@@ -24,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="filelinks-api",
         description="A stateful emulator of Stripe's Files and File Links API.",
     )
+    parser.add_argument("--version", action="version", version=f"filelinks-api {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
         "serve", help="migrate the database to the newest schema, then serve"
@@ -36,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
         default="info",
         choices=["critical", "error", "warning", "info", "debug"],
         help="'warning' silences the one-line-per-request log",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default=None,
+        help="text lines on stderr, or one JSON object per line on stdout"
+        " (default: FILELINKS_LOG_FORMAT, else text)",
     )
     commands.add_parser("migrate", help="upgrade the database schema only")
     return parser
@@ -81,10 +99,11 @@ async def _sweep_orphans(settings: Settings) -> None:
     finally:
         await database.dispose()
     if swept.stored or swept.staged:
-        print(
-            f"filelinks-api: removed {swept.stored} stored file(s) without a row and"
-            f" {swept.staged} interrupted upload(s)",
-            file=sys.stderr,
+        logging.getLogger(LIFECYCLE).info(
+            "filelinks-api: removed %d stored file(s) without a row and %d interrupted upload(s)",
+            swept.stored,
+            swept.staged,
+            extra={"fields": {"event": "swept", "stored": swept.stored, "staged": swept.staged}},
         )
 
 
@@ -109,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         if args.command == "serve":
+            log_format = args.log_format or settings.log_format
+            logging.config.dictConfig(logging_config(args.log_level, log_format))
             if not 0 < args.port < 65536 or args.workers < 1:
                 raise SettingsError("--port must be 1-65535 and --workers at least 1")
             _check_port(args.host, args.port)
@@ -119,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         print("filelinks-api: database schema is up to date", file=sys.stderr)
         return 0
-    return _serve(args)
+    return _serve(args, settings)
 
 
 # Answers requests uvicorn cannot parse with Stripe's envelope (needs httptools, which
@@ -127,24 +148,74 @@ def main(argv: list[str] | None = None) -> int:
 STRIPE_HTTP = "filelinks_api.wire.protocol:StripeHttpToolsProtocol"
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    config = logging_config(args.log_level, args.log_format or settings.log_format)
+    metrics_dir = _metrics_dir() if settings.metrics else None
+    try:
+        import uvicorn
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    uvicorn.run(
-        "filelinks_api.app:app_from_environment",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
-        access_log=False,
-        timeout_keep_alive=30,
-        http=STRIPE_HTTP if importlib.util.find_spec("httptools") else "auto",
-    )
+        _announce(args, settings)
+        # uvicorn handles SIGTERM and SIGINT itself (it stops accepting, lets the requests in
+        # flight finish for up to FILELINKS_SHUTDOWN_TIMEOUT_SECONDS), then raises the signal
+        # again with the handlers it found: these, which end the process with status 0.
+        for stop in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(stop, _exit_cleanly)
+        uvicorn.run(
+            "filelinks_api.app:app_from_environment",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            log_config=config,
+            access_log=False,
+            timeout_keep_alive=30,
+            timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+            http=STRIPE_HTTP if importlib.util.find_spec("httptools") else "auto",
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def _metrics_dir() -> str:
+    """A fresh directory for prometheus-client's multiprocess mode, set in the environment
+    before any worker (or this process) imports it: every worker counts into its own files
+    there, and /metrics adds them up."""
+    path = tempfile.mkdtemp(prefix="filelinks-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path
+
+
+def _announce(args: argparse.Namespace, settings: Settings) -> None:
+    """Where the service listens and what it uses, whatever the log level; no password."""
+    database = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+    workers = f"{args.workers} worker{'s' if args.workers > 1 else ''}"
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    logging.getLogger(LIFECYCLE).info(
+        "filelinks-api %s listening on http://%s:%d (%s); database %s; files in %s",
+        __version__,
+        host,
+        args.port,
+        workers,
+        database,
+        settings.files_dir.absolute(),
+        extra={
+            "fields": {
+                "event": "listening",
+                "version": __version__,
+                "url": f"http://{host}:{args.port}",
+                "workers": args.workers,
+                "database": database,
+                "storage": str(settings.files_dir.absolute()),
+            }
+        },
+    )
 
 
 if __name__ == "__main__":

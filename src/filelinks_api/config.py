@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     # Connecting to the database may take this long; then `serve`/`migrate` fail (one line, exit
     # 2) and a request gets a 503 instead of hanging on a host that never answers.
     database_timeout_seconds: float = Field(default=10, gt=0)
+    # GET /metrics (Prometheus); false removes the route and the per-request counting.
+    metrics: bool = True
+    # `serve`'s logs: text lines on stderr, or one JSON object per line on stdout.
+    log_format: Literal["text", "json"] = "text"
+    # On SIGTERM or Ctrl-C, requests in flight get this long to finish; then they are cut off.
+    shutdown_timeout_seconds: int = Field(default=30, ge=0)
 
     @field_validator("api_keys", mode="before")
     @classmethod

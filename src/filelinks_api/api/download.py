@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import Request
 from starlette.responses import Response, StreamingResponse
 
+from filelinks_api import metrics
 from filelinks_api.models import FileRow
 from filelinks_api.storage import Storage
 
@@ -106,3 +107,4 @@ async def _inline(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
     # Reading 64 KiB from the page cache is cheaper than a threadpool hop per chunk.
     for chunk in chunks:
         yield chunk
+        metrics.DOWNLOADED_BYTES.inc(len(chunk))  # once sent

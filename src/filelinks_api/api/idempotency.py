@@ -16,6 +16,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from filelinks_api import metrics
 from filelinks_api.api.deps import Call
 from filelinks_api.db import is_lock_timeout
 from filelinks_api.errors import ApiError, LockTimeout, StripeError
@@ -36,6 +37,7 @@ class Replay(Exception):
         self.key = key
 
     def response(self) -> Response:
+        metrics.IDEMPOTENT_REPLAYS.inc()
         return Response(
             self.stored.body,
             status_code=self.stored.status,

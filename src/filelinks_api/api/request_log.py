@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from filelinks_api import metrics
 from filelinks_api.repository import Scope as AccountScope
 from filelinks_api.services import request_log
 
@@ -98,11 +99,16 @@ class LogWriter:
                         prune.append(scope)
                 failure: Exception | None = None
                 try:
-                    await self.runtime.db.append(
+                    pruned = await self.runtime.db.append(
                         request_log.record, batch.entries, keep=self.keep, prune=prune
                     )
                 except Exception as exc:
                     failure = exc
+                    metrics.REQUEST_LOG_ENTRIES.labels("dropped").inc(len(batch.entries))
+                else:
+                    metrics.REQUEST_LOG_ENTRIES.labels("written").inc(len(batch.entries))
+                    if pruned:
+                        metrics.REQUEST_LOG_ENTRIES.labels("pruned").inc(pruned)
                 for waiter in batch.waiters:
                     if not waiter.done():
                         if failure is None:

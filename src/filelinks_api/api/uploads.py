@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from filelinks_api import metrics
 from filelinks_api.api.deps import Call
 from filelinks_api.api.idempotency import idempotent
 from filelinks_api.repository import Executor
@@ -32,4 +33,6 @@ async def upload(call: Call[CreateFileParams] | Call[EmulatorFileParams]) -> Res
                 view = files.record(db, call.scope, prepared, now=call.now)
                 return render_file(view.file, view.links, now=call.now, base_url=call.base_url)
 
-            return await idem.respond(record)
+            response = await idem.respond(record)
+            metrics.UPLOADED_BYTES.inc(prepared.row["size"])
+            return response

@@ -31,10 +31,10 @@ def prune_every(keep: int) -> int:
 
 def record(
     session: Executor, entries: Sequence[dict[str, Any]], *, keep: int, prune: Iterable[Scope]
-) -> None:
+) -> int:
+    """Insert the entries, prune the `prune` scopes; how many entries the pruning removed."""
     repository.insert_request_logs(session, entries)
-    for scope in prune:
-        repository.prune_request_log(session, scope, keep)
+    return sum(repository.prune_request_log(session, scope, keep) for scope in prune)
 
 
 def list_entries(

@@ -1,8 +1,9 @@
 """Stripe's envelopes and headers: JSON bodies, error and list envelopes, Request-Id, CORS.
 
 Every response leaves through `StripeMiddleware`, which stamps the headers Stripe sends,
-writes one log line, turns an unexpected exception into a 500 `api_error` envelope, and ends
-a request whose body arrives too slowly (uvicorn has no body read timeout) with a 408.
+reports the answered request to an observer (the access log and metrics, api/monitoring.py),
+turns an unexpected exception into a 500 `api_error` envelope, and ends a request whose body
+arrives too slowly (uvicorn has no body read timeout) with a 408.
 FastAPI's own failures (unknown route, wrong method, validation) are rendered here too.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -30,7 +32,6 @@ from filelinks_api.errors import (
 )
 from filelinks_api.ids import request_id
 
-access_log = logging.getLogger("filelinks_api.access")
 error_log = logging.getLogger("filelinks_api.error")
 
 DEFAULT_STRIPE_VERSION = "2026-06-24.dahlia"
@@ -116,23 +117,36 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return error_response(error, request_log_url_of(request))
 
 
-def install_handlers(app: FastAPI, *, body_timeout: float = DEFAULT_BODY_TIMEOUT) -> None:
+# Told of every answered request: (scope, status, seconds, whether it was an idempotent replay).
+Observer = Callable[[Scope, int, float, bool], None]
+
+
+def install_handlers(
+    app: FastAPI, *, body_timeout: float = DEFAULT_BODY_TIMEOUT, observe: Observer | None = None
+) -> None:
     app.add_exception_handler(StripeError, _stripe_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_middleware(StripeMiddleware, body_timeout=body_timeout)
+    app.add_middleware(StripeMiddleware, body_timeout=body_timeout, observe=observe)
 
 
 # --- the middleware every response passes through -----------------------------------------
 
 
 class StripeMiddleware:
-    """Pure ASGI (no BaseHTTPMiddleware): headers, one log line, the body deadline, and the
-    last-resort 500."""
+    """Pure ASGI (no BaseHTTPMiddleware): headers, the body deadline, the last-resort 500, and
+    the observer's report."""
 
-    def __init__(self, app: ASGIApp, *, body_timeout: float = DEFAULT_BODY_TIMEOUT) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
+        observe: Observer | None = None,
+    ) -> None:
         self.app = app
         self.body_timeout = body_timeout
+        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -151,6 +165,7 @@ class StripeMiddleware:
                 preflight_headers = value
         extra = [(b"request-id", rid.encode()), (b"stripe-version", version), *CORS_HEADERS]
         status = 0
+        replayed = False
         # The whole body must have arrived by then. A pause per read would not do: a client
         # sending one byte a second never pauses long, and holds its upload open for ever.
         deadline = asyncio.get_running_loop().time() + self.body_timeout
@@ -169,10 +184,11 @@ class StripeMiddleware:
             return message
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal status
+            nonlocal status, replayed
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", ()))
+                replayed = (b"idempotent-replayed", b"true") in headers
                 # A header the response set itself (its own Cache-Control, say) wins and is not doubled.
                 present = {name.lower() for name, _ in headers}
                 headers += [(name, value) for name, value in extra if name not in present]
@@ -196,13 +212,5 @@ class StripeMiddleware:
             else:
                 raise
         finally:
-            if access_log.isEnabledFor(logging.INFO):
-                access_log.info(
-                    "%s %s %d %.1fms %s %s",
-                    scope["method"],
-                    scope["path"],
-                    status,
-                    (time.perf_counter() - started) * 1000,
-                    rid,
-                    state.get("account", "-"),
-                )
+            if self.observe is not None:
+                self.observe(scope, status, time.perf_counter() - started, replayed)
