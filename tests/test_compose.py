@@ -1,0 +1,58 @@
+"""docker-compose.yml is valid for Compose (Debian's docker-compose validates without a
+daemon: `.ci/run` installs it), and its settings match .env.example."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = shutil.which("docker-compose")
+
+pytestmark = pytest.mark.skipif(
+    COMPOSE is None, reason="needs Debian's docker-compose: apt-get install -y docker-compose"
+)
+
+
+def config(tmp_path: Path, env: str | None) -> dict:
+    """`docker-compose config` of the project's file, with `env` as the .env beside it."""
+    shutil.copy(ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")
+    if env is not None:
+        (tmp_path / ".env").write_text(env)
+    done = subprocess.run(
+        [COMPOSE, "config"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return yaml.safe_load(done.stdout)
+
+
+def test_defaults(tmp_path: Path):
+    services = config(tmp_path, env=None)["services"]
+    api = services["api"]
+    assert [(p["published"], p["target"]) for p in api["ports"]] == [(12111, 12111)]
+    assert all(s["restart"] == "unless-stopped" for s in services.values())
+    assert "healthz" in " ".join(api["healthcheck"]["test"])
+    assert api["command"][-2:] == ["--workers", "1"]
+    assert api["environment"]["FILELINKS_DATABASE_URL"].startswith("postgresql://")
+    assert api["depends_on"]["db"]["condition"] == "service_healthy"
+
+
+def test_the_env_file_sets_the_port_and_the_settings(tmp_path: Path):
+    example = (ROOT / ".env.example").read_text()
+    env = example.replace("FILELINKS_PORT=12111", "FILELINKS_PORT=18080").replace(
+        "FILELINKS_LOG_FORMAT=text", "FILELINKS_LOG_FORMAT=json"
+    )
+    api = config(tmp_path, env=env)["services"]["api"]
+    assert [(p["published"], p["target"]) for p in api["ports"]] == [(18080, 12111)]
+    assert api["environment"]["FILELINKS_LOG_FORMAT"] == "json"
+
+
+def test_every_setting_of_the_env_example_reaches_compose_and_back():
+    example = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), flags=re.M))
+    used = set(re.findall(r"\$\{([A-Z_]+):-", (ROOT / "docker-compose.yml").read_text()))
+    assert example == used
