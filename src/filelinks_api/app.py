@@ -24,6 +24,7 @@ from filelinks_api.errors import LockTimeout, ServiceUnavailable
 from filelinks_api.repository import Scope
 from filelinks_api.schemas import ErrorEnvelope
 from filelinks_api.services import controls
+from filelinks_api.services.clock_sync import ClockChannel, ClockSync, EpochFile
 from filelinks_api.services.controls import AccountClock, ClockBook
 from filelinks_api.storage import LocalStorage
 from filelinks_api.wire.envelope import error_response, install_handlers, request_log_url_of
@@ -49,7 +50,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         storage.prepare()
+        await clocks.start()
         yield
+        await clocks.stop()
         if database is None:
             await db.dispose()
 
@@ -68,7 +71,13 @@ def create_app(
         runtime: Runtime = app.state.runtime
         return await runtime.db.read(controls.load_clocks)
 
-    clocks = ClockBook(clock or SystemClock(), settings.data_dir / "clocks.epoch", load_clocks)
+    # An app given its database (a test's) is one process: the file does
+    sync: ClockSync = (
+        ClockChannel(db)
+        if database is None and db.is_postgres
+        else EpochFile(settings.data_dir / "clocks.epoch")
+    )
+    clocks = ClockBook(clock or SystemClock(), sync, load_clocks)
     runtime = app.state.runtime = Runtime(settings, db, storage, clocks)
     if settings.emulator_controls and settings.request_log:
         runtime.request_log = LogWriter(runtime, keep=settings.request_log_limit)

@@ -16,13 +16,15 @@ sqlite3's busy handler; reads have an autocommit engine of their own and never w
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import orjson
+import psycopg
 from alembic import command
 from alembic.config import Config
+from psycopg import sql
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -160,6 +162,7 @@ class Database:
 
     def __init__(self, url: str, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> None:
         self.url = url
+        self.connect_timeout = _pg_connect_args(connect_timeout)["connect_timeout"]
         self.engine = create_db_engine(url, connect_timeout=connect_timeout)
         # How long a write waits for SQLite's lock before the lock timeout (Stripe's 429).
         self.write_timeout = SQLITE_BUSY_TIMEOUT_MS / 1000
@@ -212,6 +215,28 @@ class Database:
             result: T = await greenlet_spawn(_autocommit_unit, self._write, work, args, kwargs)
             return result
         return await self.write(work, *args, **kwargs)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self._async is not None
+
+    async def listen(self, channel: str, *, idle: float) -> AsyncIterator[str | None]:
+        """PostgreSQL's LISTEN on a connection of its own: yields None once listening, then
+        each notification's payload as it arrives, and None after every `idle` seconds
+        without one. Ends (raises) if the connection is lost."""
+        conninfo = make_url(self.url).set(drivername="postgresql")
+        async with await psycopg.AsyncConnection.connect(
+            conninfo.render_as_string(hide_password=False),
+            autocommit=True,
+            connect_timeout=self.connect_timeout,
+        ) as connection:
+            await connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+            yield None
+            while True:
+                payload = None
+                async for notification in connection.notifies(timeout=idle, stop_after=1):
+                    payload = notification.payload
+                yield payload
 
     async def ping(self) -> bool:
         try:

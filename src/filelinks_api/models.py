@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -124,6 +125,24 @@ account_clocks = Table(
     Column("livemode", Boolean, primary_key=True),
     Column("frozen_at", BigInteger, nullable=True),
     Column("offset_seconds", BigInteger, nullable=False),
+)
+
+# PostgreSQL only (unused on SQLite, where the clocks.epoch file does this): the clocks'
+# change counter, bumped (and NOTIFYed) by every clock change, and the processes listening for
+# it, each with the last change it has applied and a heartbeat. A clock change returns once
+# every live listener has applied it (services/clock_sync.py).
+clock_epoch = Table(
+    "clock_epoch",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("epoch", BigInteger, nullable=False),
+)
+clock_listeners = Table(
+    "clock_listeners",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("seen_epoch", BigInteger, nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
 )
 
 # The request log (emulator, not Stripe): what each authenticated /v1 request and each public

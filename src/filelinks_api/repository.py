@@ -26,6 +26,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,6 +37,8 @@ from filelinks_api.models import (
     IdempotencyKeyRow,
     RequestLogRow,
     account_clocks,
+    clock_epoch,
+    clock_listeners,
     file_links,
     files,
     idempotency_keys,
@@ -507,6 +510,59 @@ def save_account_clock(session: Executor, scope: Scope, frozen_at: int | None, o
 
 def delete_account_clock(session: Executor, scope: Scope) -> None:
     session.execute(delete(account_clocks).where(_scoped(account_clocks, scope)))
+
+
+# --- the clocks' change channel (PostgreSQL; services/clock_sync.py) ---------------------------
+
+
+def bump_clock_epoch(session: Executor, channel: str) -> int:
+    """Count one more clock change and NOTIFY `channel` of it (delivered when this commits)."""
+    epoch = int(
+        session.execute(
+            update(clock_epoch)
+            .where(clock_epoch.c.id == 1)
+            .values(epoch=clock_epoch.c.epoch + 1)
+            .returning(clock_epoch.c.epoch)
+        ).scalar_one()
+    )
+    session.execute(select(func.pg_notify(channel, str(epoch))))
+    return epoch
+
+
+def current_clock_epoch(session: Executor) -> int:
+    return int(
+        session.execute(select(clock_epoch.c.epoch).where(clock_epoch.c.id == 1)).scalar_one()
+    )
+
+
+def save_clock_listener(session: Executor, listener: str, seen_epoch: int) -> None:
+    """Record (or refresh) a listener: the last change it applied, and a heartbeat now."""
+    row = {"id": listener, "seen_epoch": seen_epoch, "heartbeat_at": func.now()}
+    statement = pg_insert(clock_listeners).values(row)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[clock_listeners.c.id],
+            set_={"seen_epoch": statement.excluded.seen_epoch, "heartbeat_at": func.now()},
+        )
+    )
+
+
+def clock_listeners_behind(session: Executor, epoch: int, alive_seconds: float) -> int:
+    """Listeners with a heartbeat in the last `alive_seconds` that have not applied `epoch`."""
+    alive = clock_listeners.c.heartbeat_at > func.now() - func.make_interval(
+        0, 0, 0, 0, 0, 0, alive_seconds
+    )
+    return int(
+        session.execute(
+            select(func.count())
+            .select_from(clock_listeners)
+            .where(clock_listeners.c.seen_epoch < epoch, alive)
+        ).scalar_one()
+    )
+
+
+def delete_clock_listener(session: Executor, listener: str) -> None:
+    session.execute(delete(clock_listeners).where(clock_listeners.c.id == listener))
 
 
 def delete_scope_data(session: Executor, scope: Scope) -> list[str]:

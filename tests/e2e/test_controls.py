@@ -1,12 +1,25 @@
-"""The test clock across two worker processes: a change made through one is seen by all."""
+"""The test clock across processes: a change made through one worker, or one host, is seen by
+all at once."""
 
 from __future__ import annotations
 
-import httpx
+import secrets
+import time
+from collections.abc import Iterator
 
+import httpx
+import pytest
+
+from filelinks_api.services.clock_sync import ALIVE_SECONDS, HEARTBEAT_SECONDS
 from tests import samples
-from tests.conftest import new_key
-from tests.e2e.conftest import Server
+from tests.conftest import (
+    BACKENDS,
+    create_postgres_schema,
+    drop_postgres_schema,
+    new_key,
+    postgres_schema_url,
+)
+from tests.e2e.conftest import Server, start_server
 
 
 def test_every_worker_follows_a_clock_change_at_once(two_workers: Server):
@@ -43,3 +56,66 @@ def test_an_advanced_running_clock_keeps_its_offset_as_time_passes(server: Serve
     again = httpx.get(f"{server.url}/_emulator/clock", headers=headers).json()
     assert 86400 - 2 <= again["offset"] <= 86400
     assert again["frozen"] is False
+
+
+@pytest.fixture
+def two_hosts(tmp_path) -> Iterator[tuple[Server, Server]]:
+    """Two `serve` processes sharing one PostgreSQL database and nothing else: data dirs of
+    their own (no clocks.epoch file in common), as on two hosts."""
+    schema = f"filelinks_hosts_{secrets.token_hex(4)}"
+    create_postgres_schema(schema)
+    url = postgres_schema_url(schema)
+    first = start_server(tmp_path / "host-a", database_url=url)
+    second = start_server(tmp_path / "host-b", database_url=url)
+    try:
+        yield first, second
+    finally:
+        first.stop()
+        second.stop()
+        drop_postgres_schema(schema)
+
+
+POSTGRES = [b for b in BACKENDS if b == "postgresql"]
+
+
+@pytest.mark.skipif(not POSTGRES, reason="needs FILELINKS_TEST_DATABASE_URL (PostgreSQL)")
+def test_a_clock_change_on_one_host_governs_the_other_at_once(two_hosts):
+    a, b = two_hosts
+    headers = {"Authorization": f"Bearer {new_key()}"}
+    with httpx.Client(headers=headers, timeout=30) as http:
+        file_id = http.post(
+            f"{a.url}/v1/files",
+            data={"purpose": "dispute_evidence"},
+            files={"file": ("a.pdf", samples.pdf(), "application/octet-stream")},
+        ).json()["id"]
+        http.post(f"{a.url}/_emulator/clock", data={"frozen_at": 2_000_000_000})
+        link = http.post(
+            f"{b.url}/v1/file_links", data={"file": file_id, "expires_at": 2_000_003_600}
+        ).json()
+        assert link["created"] == 2_000_000_000  # b follows a's freeze
+        for step in range(1, 6):
+            # each change through one host, read at once through the other
+            changer, reader = (a, b) if step % 2 else (b, a)
+            http.post(f"{changer.url}/_emulator/clock", data={"advance": 1000})
+            now = 2_000_000_000 + 1000 * step
+            assert http.get(f"{reader.url}/_emulator/clock").json()["now"] == now
+            expired = http.get(f"{reader.url}/v1/file_links/{link['id']}").json()["expired"]
+            assert expired is (now >= 2_000_003_600)
+    assert not (a.data_dir / "clocks.epoch").exists()  # the database carried it, not a file
+    assert not (b.data_dir / "clocks.epoch").exists()
+
+
+@pytest.mark.skipif(not POSTGRES, reason="needs FILELINKS_TEST_DATABASE_URL (PostgreSQL)")
+def test_a_killed_host_holds_clock_changes_up_only_briefly(two_hosts):
+    a, b = two_hosts
+    headers = {"Authorization": f"Bearer {new_key()}"}
+    b.process.kill()
+    b.process.wait()
+    started = time.monotonic()
+    changed = httpx.post(f"{a.url}/_emulator/clock", data={"advance": 60}, headers=headers)
+    took = time.monotonic() - started
+    assert changed.status_code == 200
+    assert took < ALIVE_SECONDS + HEARTBEAT_SECONDS + 2  # then b counts as gone
+    started = time.monotonic()
+    httpx.post(f"{a.url}/_emulator/clock", data={"advance": 60}, headers=headers)
+    assert time.monotonic() - started < 1  # and no longer waited for

@@ -45,7 +45,7 @@ async def set_clock(call: Annotated[Call[ClockParams], Depends(call_of(ClockPara
         advance=params.advance,
         reset=params.reset is True,
     )
-    clocks.changed(call.scope, clock)
+    await clocks.changed(call.scope, clock)
     return StripeJSON(clocks.state(call.scope))
 
 

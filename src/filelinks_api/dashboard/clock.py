@@ -78,5 +78,5 @@ async def set_clock(viewer: Annotated[Viewer, Depends(signed_in)]) -> Response:
         )
     except StripeError as error:
         return _clock_page(viewer, error=error, form=data)
-    clocks.changed(viewer.scope, changed)
+    await clocks.changed(viewer.scope, changed)
     return RedirectResponse(f"/dashboard/clock?done={done}", status_code=303)

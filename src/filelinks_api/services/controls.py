@@ -5,25 +5,21 @@ without sleeping and start from a clean slate. Everything acts on the caller's s
 (account, connected account, mode), so parallel suites with different keys never meet.
 
 The clock of an account is either frozen at a timestamp or real time plus an offset. It is
-stored in the database; each process keeps a copy and reloads it (`await book.refresh()`, at
-the start of every request) when the `clocks.epoch` file in the data dir changes (one `stat`
-per request), so every worker and replica sharing the data dir sees a change at once without
-a query per request.
+stored in the database; each process keeps a copy, which services/clock_sync.py keeps current
+in every process at once (a file's mtime on SQLite, LISTEN/NOTIFY on PostgreSQL).
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from filelinks_api import repository
 from filelinks_api.clock import Clock
 from filelinks_api.errors import InvalidRequestError
 from filelinks_api.repository import Executor, Scope
+from filelinks_api.services.clock_sync import ClockSync
 from filelinks_api.storage import Storage
 
 
@@ -39,28 +35,27 @@ class ClockBook:
     def __init__(
         self,
         base: Clock,
-        epoch_file: Path,
+        sync: ClockSync,
         load: Callable[[], Awaitable[dict[Scope, AccountClock]]],
     ):
         self.base = base
-        self.epoch_file = epoch_file
+        self.sync = sync
         self._load = load
         self._clocks: dict[Scope, AccountClock] = {}
-        self._epoch: tuple[int, int] | None = None
 
-    def _epoch_now(self) -> tuple[int, int]:
-        try:
-            stat = os.stat(self.epoch_file)
-        except FileNotFoundError:
-            return (0, 0)
-        return (stat.st_ino, stat.st_mtime_ns)
+    async def start(self) -> None:
+        await self.sync.start(self._reload)
+
+    async def stop(self) -> None:
+        await self.sync.stop()
+
+    async def _reload(self) -> None:
+        self._clocks = await self._load()
 
     async def refresh(self) -> None:
-        """Reload the clocks if another process (or worker) changed one since we last looked."""
-        epoch = self._epoch_now()
-        if epoch != self._epoch:
-            self._clocks = await self._load() if epoch != (0, 0) else {}
-            self._epoch = epoch
+        """At the start of every request: reload the clocks if another process changed one."""
+        if self.sync.stale():
+            await self._reload()
 
     def now(self, scope: Scope) -> int:
         """The scope's time, as of the last `refresh()`."""
@@ -80,16 +75,13 @@ class ClockBook:
             "offset": now - self.base.now(),
         }
 
-    def changed(self, scope: Scope, clock: AccountClock | None) -> None:
-        """After a committed change: update our copy and tell the other processes."""
-        temporary = self.epoch_file.with_name(f".{self.epoch_file.name}.{secrets.token_hex(4)}")
-        temporary.write_text(secrets.token_hex(8))
-        os.replace(temporary, self.epoch_file)
+    async def changed(self, scope: Scope, clock: AccountClock | None) -> None:
+        """After a committed change: update our copy; returns once every process has it."""
         if clock is None:
             self._clocks.pop(scope, None)
         else:
             self._clocks[scope] = clock
-        self._epoch = self._epoch_now()
+        await self.sync.published()
 
 
 def load_clocks(session: Executor) -> dict[Scope, AccountClock]:
@@ -108,13 +100,14 @@ def set_clock(
     advance: int | None,
     reset: bool,
 ) -> AccountClock | None:
-    """Apply one change; the caller commits and then calls `book.changed`."""
+    """Apply one change; the caller commits and then awaits `book.changed`."""
     given = sum(x is not None for x in (frozen_at, advance)) + int(reset)
     if given != 1:
         raise InvalidRequestError(
             "Send exactly one of frozen_at (a timestamp to freeze the clock at), advance"
             " (seconds to move it forward) or reset=true (back to real time)."
         )
+    book.sync.mark(session)
     if reset:
         repository.delete_account_clock(session, scope)
         return None

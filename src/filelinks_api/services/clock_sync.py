@@ -1,0 +1,160 @@
+"""How every process serving the same database learns of a test-clock change at once, so that
+the next request anywhere (another worker, another host) runs on the new time.
+
+Each process keeps the clocks in memory (services/controls.ClockBook) and must reload them when
+another changes one. Two ways, by database:
+
+- `EpochFile` (SQLite, one host): a change rewrites `clocks.epoch` in the data dir; every
+  request `stat`s it and reloads when its inode or mtime moved. Needs the data dir shared.
+- `ClockChannel` (PostgreSQL, any number of hosts, nothing shared but the database): a change
+  bumps the `clock_epoch` counter and NOTIFYs it in its own transaction; every process LISTENs
+  on a connection of its own and reloads, then records the change as applied in
+  `clock_listeners`. The request that made the change returns only once every live listener
+  has applied it (the fence), so a request sent afterwards anywhere sees the new time. Reads
+  pay nothing: no query, no `stat`. A listener heartbeats every HEARTBEAT_SECONDS; one silent
+  for ALIVE_SECONDS (a killed process) no longer holds changes up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Protocol
+
+from filelinks_api import repository
+from filelinks_api.db import Database
+from filelinks_api.repository import Executor
+
+log = logging.getLogger("filelinks_api.error")
+
+CHANNEL = "filelinks_clocks"
+HEARTBEAT_SECONDS = 1.0
+ALIVE_SECONDS = 5.0
+FENCE_POLL_SECONDS = 0.002
+
+Reload = Callable[[], Awaitable[None]]
+
+
+class ClockSync(Protocol):
+    async def start(self, reload: Reload) -> None:
+        """Before the first request: load the clocks (through `reload`) and start listening."""
+
+    async def stop(self) -> None: ...
+
+    def stale(self) -> bool:
+        """At the start of every request: must the clocks be reloaded now?"""
+
+    def mark(self, session: Executor) -> None:
+        """Inside the transaction that changes a clock."""
+
+    async def published(self) -> None:
+        """After that transaction committed: returns once every process will see the change."""
+
+
+class EpochFile:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen: tuple[int, int] | None = None
+
+    def _current(self) -> tuple[int, int]:
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return (0, 0)
+        return (stat.st_ino, stat.st_mtime_ns)
+
+    async def start(self, reload: Reload) -> None:
+        self._seen = None
+
+    async def stop(self) -> None:
+        pass
+
+    def stale(self) -> bool:
+        current = self._current()
+        if current == self._seen:
+            return False
+        self._seen = current  # a change made while reloading moves it again: reloaded again
+        return current != (0, 0)  # no file: no clock was ever changed with this data dir
+
+    def mark(self, session: Executor) -> None:
+        pass
+
+    async def published(self) -> None:
+        temporary = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}")
+        temporary.write_text(secrets.token_hex(8))
+        os.replace(temporary, self.path)
+        self._seen = self._current()
+
+
+class ClockChannel:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"[:200]
+        self._task: asyncio.Task[None] | None = None
+        self._listening = False
+
+    def stale(self) -> bool:
+        # Listening, the listener reloads as soon as a change is announced. Until it is (at
+        # start, or while the database is unreachable), every request reloads.
+        return not self._listening
+
+    def mark(self, session: Executor) -> None:
+        repository.bump_clock_epoch(session, CHANNEL)
+
+    async def start(self, reload: Reload) -> None:
+        self._task = asyncio.create_task(self._listen(reload))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._task = None
+        try:
+            await self.db.write(repository.delete_clock_listener, self.id)
+        except Exception:  # the database is gone: the row ages out (ALIVE_SECONDS)
+            pass
+
+    async def _listen(self, reload: Reload) -> None:
+        seen = -1
+        while True:
+            try:
+                connected = False
+                async for payload in self.db.listen(CHANNEL, idle=HEARTBEAT_SECONDS):
+                    if not connected:
+                        # (Re)connected: changes may have been missed. Known to be behind until
+                        # reloaded, so that no change returns before this process has it.
+                        connected = True
+                        await self.db.write(repository.save_clock_listener, self.id, -1)
+                    if payload is not None or seen < 0 or not self._listening:
+                        epoch = await self.db.read(repository.current_clock_epoch)
+                        await reload()
+                        seen = epoch
+                    await self.db.write(repository.save_clock_listener, self.id, seen)
+                    self._listening = True
+            except asyncio.CancelledError:
+                self._listening = False
+                raise
+            except Exception:
+                if self._listening:
+                    log.warning("lost the clock channel's connection; listening again in 1 s")
+                self._listening = False
+                seen = -1
+                await asyncio.sleep(1)
+
+    async def published(self) -> None:
+        epoch = await self.db.read(repository.current_clock_epoch)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + ALIVE_SECONDS + HEARTBEAT_SECONDS
+        while await self.db.read(repository.clock_listeners_behind, epoch, ALIVE_SECONDS):
+            if loop.time() >= deadline:
+                log.warning("a clock change was not confirmed by every listener in time")
+                return
+            await asyncio.sleep(FENCE_POLL_SECONDS)
