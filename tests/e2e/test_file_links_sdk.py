@@ -308,7 +308,7 @@ class TestPublicUrl:
         assert before.content == PDF
         assert before.headers["content-type"] == "application/pdf"
         assert before.headers["content-length"] == str(len(PDF))
-        assert before.headers["content-disposition"].startswith("attachment;")
+        assert before.headers["content-disposition"].startswith("inline; filename=")
         assert after.status_code == 404
         assert after.content == public.get(f"{link.url}x").content
 
