@@ -104,10 +104,11 @@ class Call(Generic[_P]):
 
 
 def call_of(model: type[_P], *, upload: bool = False) -> Callable[[Request], Awaitable[Call[_P]]]:
-    """The dependency of a route taking `model`: authenticate, then decode the query and body
-    into `model`; a 401 comes before any 400 (an invalid `Stripe-Version` included). With `upload`, a publishable key may call (as
-    browsers upload directly) and the multipart body's `file` part is staged in storage as it
-    streams, stopped at its purpose's size limit when `purpose` comes first."""
+    """The dependency of a route taking `model`: authenticate, check `Stripe-Version`, then
+    decode the query and body into `model`; a 401 comes before any 400. With `upload`, a
+    publishable key may call (as browsers upload directly) and the multipart body's `file` part
+    is staged in storage as it streams, stopped at its purpose's size limit when `purpose`
+    comes first."""
 
     async def dependency(request: Request) -> Call[_P]:
         runtime = Runtime.of(request)
