@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, date, datetime
 from typing import Protocol
 
 
@@ -13,6 +14,12 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> int:
         return int(time.time())
+
+
+def today() -> date:
+    """Today's date in UTC, in real time: API versions are dated by the calendar, and an
+    account's test clock (which may sit years away) does not change which ones exist."""
+    return datetime.now(UTC).date()
 
 
 def expired(expires_at: int | None, now: int) -> bool:

@@ -17,13 +17,16 @@ from filelinks_api.clock import expired
 from filelinks_api.models import FileLinkRow, FileRow, RequestLogRow
 from filelinks_api.purposes import ALL_PURPOSES, PURPOSES, UPLOAD_PURPOSES
 from filelinks_api.wire.params import (
+    MAX_STRING_LENGTH,
     Bool,
     Expand,
     Int,
+    LimitedStr,
     ListParams,
     Metadata,
     Str,
     StripeParams,
+    check_length,
     one_of,
     param_error,
     to_int,
@@ -66,11 +69,14 @@ class ClockParams(StripeParams):
 
 
 class ListFilesParams(ListParams):
-    purpose: Annotated[str, one_of(*ALL_PURPOSES)] | None = None
+    # The spec bounds these cursors (maxLength 5000) but not those of /v1/file_links.
+    starting_after: LimitedStr | None = None
+    ending_before: LimitedStr | None = None
+    purpose: Annotated[str, one_of(*ALL_PURPOSES, max_length=MAX_STRING_LENGTH)] | None = None
 
 
 class CreateFileLinkParams(StripeParams):
-    file: Str
+    file: LimitedStr
     expires_at: Int | None = None
     metadata: Metadata = None
     expand: Expand = []
@@ -81,6 +87,8 @@ def _update_expires_at(value: Any) -> int | Literal["now"] | None:
         return None  # never expires
     if value == "now":
         return "now"
+    if isinstance(value, str):
+        check_length(value)  # the spec: anyOf(string "now" maxLength 5000, integer, "")
     return to_int(value)
 
 
@@ -97,7 +105,7 @@ class UpdateFileLinkParams(StripeParams):
 
 class ListFileLinksParams(ListParams):
     expired: Bool | None = None
-    file: Str | None = None
+    file: LimitedStr | None = None
 
 
 def _status_filter(value: Any) -> str:

@@ -79,9 +79,8 @@ class TestGetPublicLink:
         assert response.content == PDF
         assert response.headers["content-type"] == "application/pdf"
         assert response.headers["content-length"] == str(len(PDF))
-        disposition = response.headers["content-disposition"]
-        assert disposition.startswith("attachment;")
-        assert "invoice 42.pdf" in disposition or "invoice%2042.pdf" in disposition
+        # a PDF opens in the browser, under its own name
+        assert response.headers["content-disposition"] == 'inline; filename="invoice 42.pdf"'
 
     def test_ignores_any_api_key_sent_along(self, client, file_id):
         link = create_link(client, file_id)
@@ -100,7 +99,7 @@ class TestGetPublicLink:
         assert response.content == b""
         assert response.headers["content-type"] == "application/pdf"
         assert response.headers["content-length"] == str(len(PDF))
-        assert response.headers["content-disposition"].startswith("attachment;")
+        assert response.headers["content-disposition"] == 'inline; filename="invoice 42.pdf"'
 
     def test_serves_a_byte_range(self, client, anonymous, file_id):
         link = create_link(client, file_id)
@@ -234,3 +233,84 @@ class TestMissingContents:
         assert got.status_code == 404
         assert file_id not in got.text
         assert got.json() == anonymous.get("/links/no-such-token").json()
+
+
+class TestDisposition:
+    """Stripe's headers for a link URL are unknown: a PDF or an image opens in the browser,
+    anything else downloads, each under its own name (RFC 6266)."""
+
+    @pytest.mark.parametrize(
+        ("content", "filename", "purpose", "mime"),
+        [
+            (samples.pdf(), "a.pdf", "dispute_evidence", "application/pdf"),
+            (samples.png(), "a.png", "business_logo", "image/png"),
+            (samples.jpeg(), "a.jpg", "dispute_evidence", "image/jpeg"),
+            (samples.gif(), "a.gif", "business_icon", "image/gif"),
+            (samples.svg(), "a.svg", "customer_signature", "image/svg+xml"),
+        ],
+    )
+    def test_a_type_a_browser_shows_is_inline(
+        self, client, anonymous, content, filename, purpose, mime
+    ):
+        link = create_link(client, uploaded(client, content, filename, purpose=purpose)["id"])
+
+        response = anonymous.get(path_of(link))
+
+        assert response.status_code == 200
+        assert response.headers["content-type"] == mime
+        assert response.headers["content-disposition"] == f'inline; filename="{filename}"'
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+    @pytest.mark.parametrize(
+        ("content", "filename", "purpose"),
+        [
+            (samples.csv(), "a.csv", "tax_document_user_upload"),
+            (samples.docx(), "a.docx", "tax_document_user_upload"),
+            (samples.xlsx(), "a.xlsx", "tax_document_user_upload"),
+            (samples.json_doc(), "a.json", "issuing_regulatory_reporting"),
+            (samples.apk(), "a.apk", "terminal_android_apk"),
+        ],
+    )
+    def test_anything_else_is_an_attachment(self, client, anonymous, content, filename, purpose):
+        link = create_link(client, uploaded(client, content, filename, purpose=purpose)["id"])
+
+        response = anonymous.head(path_of(link))
+
+        assert response.status_code == 200
+        assert response.headers["content-disposition"] == f'attachment; filename="{filename}"'
+        assert "content-security-policy" not in response.headers
+
+    def test_an_inline_image_cannot_run_a_script(self, client, anonymous):
+        link = create_link(
+            client, uploaded(client, samples.svg(), "a.svg", purpose="customer_signature")["id"]
+        )
+        policy = anonymous.get(path_of(link)).headers["content-security-policy"]
+        assert policy.startswith("sandbox;")
+        assert "default-src 'none'" in policy
+
+    def test_a_pdf_is_not_sandboxed(self, client, anonymous, file_id):
+        # Chromium's PDF viewer does not run in a sandboxed document
+        response = anonymous.get(path_of(create_link(client, file_id)))
+        assert "content-security-policy" not in response.headers
+
+    def test_a_non_ascii_name_has_an_ascii_fallback_and_filename_star(self, client, anonymous):
+        name = "r\u00e9sum\u00e9 \u65e5\u672c.png"
+        file = uploaded(client, samples.png(), name, purpose="business_logo")
+        response = anonymous.get(path_of(create_link(client, file["id"])))
+        disposition = response.headers["content-disposition"]
+        assert disposition == (
+            "inline; filename=\"r_sum_ __.png\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%E6%97%A5%E6%9C%AC.png"
+        )
+        assert disposition.isascii()
+
+    def test_a_percent_sign_stays_out_of_the_quoted_name(self, client, anonymous):
+        file = uploaded(client, PDF, "100%.pdf")
+        response = anonymous.get(path_of(create_link(client, file["id"])))
+        assert response.headers["content-disposition"] == (
+            "inline; filename=\"100_.pdf\"; filename*=UTF-8''100%25.pdf"
+        )
+
+    def test_the_apis_contents_url_still_downloads(self, client, file_id):
+        # file.url needs the API key: a program fetches it, and gets an attachment
+        response = client.get(f"/v1/files/{file_id}/contents")
+        assert response.headers["content-disposition"] == 'attachment; filename="invoice 42.pdf"'

@@ -233,6 +233,40 @@ class TestFileLinkErrors:
         assert raised.value.param == "id"
         assert raised.value.request_id.startswith("req_")
 
+    def test_a_file_id_over_5000_characters_is_refused_on_param_file(self, client):
+        long_id = "file_" + "x" * 4996
+
+        with pytest.raises(stripe.InvalidRequestError) as raised:
+            client.v1.file_links.create(params={"file": long_id})
+
+        assert raised.value.http_status == 400
+        assert raised.value.param == "file"
+        assert raised.value.user_message == (
+            "Invalid string: file...xxxx; must be at most 5000 characters"
+        )
+
+    def test_an_expand_item_over_5000_characters_is_refused(self, sdk, file_id):
+        link = sdk.FileLink.create(file=file_id)
+
+        with pytest.raises(stripe.InvalidRequestError) as raised:
+            sdk.FileLink.retrieve(link.id, expand=["file", "x" * 5001])
+
+        assert raised.value.param == "expand[1]"
+
+    def test_an_invalid_stripe_version_is_an_invalid_request_error(self, server, api_key):
+        odd = stripe.StripeClient(
+            api_key,
+            base_addresses={"api": server.url, "files": server.url},
+            stripe_version="2024-9-30",
+        )
+
+        with pytest.raises(stripe.InvalidRequestError) as raised:
+            odd.v1.file_links.list()
+
+        assert raised.value.http_status == 400
+        assert raised.value.user_message == "Invalid Stripe API version: 2024-9-30"
+        assert raised.value.headers["stripe-version"] == "2026-06-24.dahlia"
+
     def test_expired_link_cannot_be_modified(self, sdk, file_id):
         link = sdk.FileLink.create(file=file_id)
         sdk.FileLink.modify(link.id, expires_at="now")
@@ -274,7 +308,7 @@ class TestPublicUrl:
         assert before.content == PDF
         assert before.headers["content-type"] == "application/pdf"
         assert before.headers["content-length"] == str(len(PDF))
-        assert before.headers["content-disposition"].startswith("attachment;")
+        assert before.headers["content-disposition"].startswith("inline; filename=")
         assert after.status_code == 404
         assert after.content == public.get(f"{link.url}x").content
 

@@ -14,6 +14,7 @@ from filelinks_api.wire.params import (
     CreatedFilter,
     Expand,
     Int,
+    LimitedStr,
     ListParams,
     Metadata,
     RetrieveParams,
@@ -22,6 +23,8 @@ from filelinks_api.wire.params import (
     expansions,
     one_of,
     parse,
+    path_id,
+    too_long_message,
 )
 
 DOCS = "https://stripe.com/docs/error-codes/"
@@ -264,6 +267,64 @@ class TestMetadata:
     def test_nested_metadata_in_a_nested_model(self) -> None:
         data = decode_query("name=n&file_link_data[create]=true&file_link_data[metadata][k]=v")
         assert parse(Sample, data).file_link_data == LinkData(create=True, metadata={"k": "v"})
+
+
+class Limited(StripeParams):
+    id: LimitedStr | None = None
+    free: Str | None = None
+    kind: Annotated[str, one_of("a", "b", max_length=5000)] | None = None
+    expand: Expand = []
+
+
+def too_long(value: str, param: str) -> dict[str, str]:
+    return invalid(
+        f"Invalid string: {value[:4]}...{value[-4:]}; must be at most 5000 characters", param
+    )
+
+
+class TestStringLimits:
+    """Stripe's `maxLength: 5000`, where the spec states it, with Stripe's message."""
+
+    def test_the_message_cuts_the_value_as_stripe_does(self) -> None:
+        # two messages seen from Stripe: "Invalid string: P1_e...Gvxg; must be at most 5000
+        # characters" and "Invalid string: oai-...alue; ..."
+        value = "P1_e" + "x" * 4993 + "Gvxg"
+        assert too_long_message(value) == (
+            "Invalid string: P1_e...Gvxg; must be at most 5000 characters"
+        )
+
+    def test_5000_characters_pass(self) -> None:
+        value = "é" * 5000  # characters, not bytes
+        assert parse(Limited, {"id": value, "expand": [value]}).id == value
+
+    def test_5001_characters_are_refused(self) -> None:
+        value = "file_" + "a" * 4996
+        assert error_of(Limited, {"id": value}) == too_long(value, "id")
+
+    def test_from_the_wire(self) -> None:
+        value = "c" * 6000
+        data = decode_query(f"id={value}")
+        assert error_of(Limited, data) == too_long(value, "id")
+
+    def test_an_expand_item_is_named_by_its_index(self) -> None:
+        value = "data." + "x" * 5000
+        data = decode_pairs([("expand[]", "file"), ("expand[]", value)])
+        assert error_of(Limited, data) == too_long(value, "expand[1]")
+
+    def test_an_enum_is_held_to_its_length_before_its_choices(self) -> None:
+        value = "a" * 5001
+        assert error_of(Limited, {"kind": value}) == too_long(value, "kind")
+        assert error_of(Limited, {"kind": "z"})["message"] == "Invalid kind: must be one of a or b"
+
+    def test_a_field_without_a_limit_has_none(self) -> None:
+        value = "x" * 70_000
+        assert parse(Limited, {"free": value}).free == value
+
+    def test_a_path_id(self) -> None:
+        assert path_id("file_" + "a" * 4995) == "file_" + "a" * 4995
+        with pytest.raises(StripeError) as exc:
+            path_id("file_" + "a" * 4996)
+        assert exc.value.to_dict() == too_long("file_" + "a" * 4996, "id")
 
 
 class TestListParams:

@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar, cast
 from fastapi import Request
 
 from filelinks_api.api.request_log import LogContext, LogWriter
+from filelinks_api.clock import today
 from filelinks_api.config import Settings
 from filelinks_api.db import Database
 from filelinks_api.repository import Scope
@@ -24,6 +25,7 @@ from filelinks_api.services.controls import ClockBook
 from filelinks_api.storage import LocalStorage, StagedFile
 from filelinks_api.wire.params import StripeParams, parse
 from filelinks_api.wire.request import Caller, Upload, authenticate, base_url, read_params
+from filelinks_api.wire.version import check_version
 
 
 @dataclass
@@ -102,10 +104,11 @@ class Call(Generic[_P]):
 
 
 def call_of(model: type[_P], *, upload: bool = False) -> Callable[[Request], Awaitable[Call[_P]]]:
-    """The dependency of a route taking `model`: authenticate, then decode the query and body
-    into `model`; a 401 comes before any 400. With `upload`, a publishable key may call (as
-    browsers upload directly) and the multipart body's `file` part is staged in storage as it
-    streams, stopped at its purpose's size limit when `purpose` comes first."""
+    """The dependency of a route taking `model`: authenticate, check `Stripe-Version`, then
+    decode the query and body into `model`; a 401 comes before any 400. With `upload`, a
+    publishable key may call (as browsers upload directly) and the multipart body's `file` part
+    is staged in storage as it streams, stopped at its purpose's size limit when `purpose`
+    comes first."""
 
     async def dependency(request: Request) -> Call[_P]:
         runtime = Runtime.of(request)
@@ -128,6 +131,7 @@ def call_of(model: type[_P], *, upload: bool = False) -> Callable[[Request], Awa
             state["log"] = context
             base = settings.public_url or base_url(request)
             state["request_log_url"] = f"{base}/dashboard/logs/{state['request_id']}"
+        check_version(headers.getlist("stripe-version"), today())
         spec = None
         if upload:
             spec = Upload(

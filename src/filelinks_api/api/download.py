@@ -42,9 +42,26 @@ MIME_TYPES = {
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-def content_disposition(filename: str) -> str:
-    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "").replace("?", "_")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+# What a browser shows itself. Stripe's own headers for these could not be found (see
+# docs/stripe-behavior.md), so where a person opens a file (a link URL, the dashboard's
+# preview) these are served `inline`, and everything else as an attachment.
+INLINE_TYPES = frozenset({"pdf", "png", "jpg", "gif", "webp", "svg"})
+# An inline file is someone's upload: no script of its runs on this origin (an SVG may hold
+# one). Chromium's PDF viewer does not run in a sandboxed document, so a PDF goes without.
+INLINE_POLICY = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+
+_NOT_TOKEN_SAFE = re.compile(r'[^\x20-\x7e]|["\\%]')
+
+
+def content_disposition(filename: str, *, inline: bool = False) -> str:
+    """RFC 6266: `filename` always, as an ASCII quoted-string (non-ASCII, control characters,
+    quotes, backslashes and `%` become `_`); `filename*` (RFC 8187, UTF-8) too when that
+    changed the name, so a browser saves it as uploaded."""
+    kind = "inline" if inline else "attachment"
+    fallback = _NOT_TOKEN_SAFE.sub("_", filename)
+    if fallback == filename:
+        return f'{kind}; filename="{filename}"'
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
@@ -76,15 +93,21 @@ def _download_name(file: FileRow) -> str:
     return str(file.filename)
 
 
-def stream_file(request: Request, file: FileRow, storage: Storage) -> Response:
+def stream_file(
+    request: Request, file: FileRow, storage: Storage, *, inline: bool = False
+) -> Response:
+    """The file's bytes; with `inline`, a type a browser displays is served for display."""
     size = file.size
+    shown = inline and file.type in INLINE_TYPES
     headers = {
         "Content-Type": MIME_TYPES.get(file.type or "", "application/octet-stream"),
-        "Content-Disposition": content_disposition(_download_name(file)),
+        "Content-Disposition": content_disposition(_download_name(file), inline=shown),
         "Accept-Ranges": "bytes",
         "ETag": f'"{file.sha256}"',
         "X-Content-Type-Options": "nosniff",
     }
+    if shown and file.type != "pdf":
+        headers["Content-Security-Policy"] = INLINE_POLICY
     wanted = byte_range(request.headers.get("range"), size)
     if wanted is False:
         headers["Content-Range"] = f"bytes */{size}"

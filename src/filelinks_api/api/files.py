@@ -20,7 +20,7 @@ from filelinks_api.schemas import (
 from filelinks_api.services import files
 from filelinks_api.wire.envelope import StripeJSON, list_envelope
 from filelinks_api.wire.openapi import FILE_BYTES, form_body, query_parameters
-from filelinks_api.wire.params import NoParams, RetrieveParams
+from filelinks_api.wire.params import NoParams, RetrieveParams, path_id
 
 router = APIRouter()
 
@@ -42,6 +42,7 @@ async def create_file(
 async def retrieve_file(
     file_id: str, call: Annotated[Call[RetrieveParams], Depends(call_of(RetrieveParams))]
 ) -> Response:
+    file_id = path_id(file_id)
     view = await call.db.read(files.retrieve, call.scope, file_id, call.params.expand)
     return StripeJSON(render_file(view.file, view.links, now=call.now, base_url=call.base_url))
 

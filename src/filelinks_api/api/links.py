@@ -1,5 +1,6 @@
 """/links/{token}: the public URL of a file link. No authentication; once the link has
-expired, and for any token that never existed, the same 404 that says nothing more."""
+expired, and for any token that never existed, the same 404 that says nothing more. A PDF or
+an image is served `inline` (a browser shows it), anything else as an attachment."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ async def public_link(token: str, request: Request) -> Response:
     if file is None:
         raise StripeError(LINK_UNAVAILABLE, status=404)
     try:
-        return stream_file(request, file, runtime.storage)
+        # opened in a browser: a PDF or an image is shown, anything else downloads
+        return stream_file(request, file, runtime.storage, inline=True)
     except ContentsMissing:  # says nothing more than an unknown token would
         raise StripeError(LINK_UNAVAILABLE, status=404) from None

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends
 from starlette.responses import RedirectResponse, Response
 
-from filelinks_api.api.download import stream_file
+from filelinks_api.api.download import INLINE_POLICY, stream_file
 from filelinks_api.clock import expired
 from filelinks_api.dashboard import forms
 from filelinks_api.dashboard.web import Viewer, filled, page_router, pages, query, signed_in
@@ -22,11 +22,6 @@ router = page_router()
 
 PAGE_SIZE = 25
 IMAGES = frozenset({"png", "jpg", "gif", "webp", "svg"})
-# Served `inline` to the dashboard's own preview; anything else downloads as an attachment.
-INLINE = IMAGES | {"pdf"}
-# A previewed file is someone's upload: no script of its runs on the dashboard's origin (an
-# SVG may hold one). Chromium's PDF viewer does not run in a sandboxed document.
-CONTENTS_POLICY = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
 
 
 @router.get("/dashboard/files")
@@ -100,12 +95,10 @@ async def file_page(file_id: str, viewer: Annotated[Viewer, Depends(signed_in)])
 async def file_contents(file_id: str, viewer: Annotated[Viewer, Depends(signed_in)]) -> Response:
     """The bytes, by the same rule as /v1/files/{id}/contents, for the session's key."""
     file = await viewer.runtime.db.read(files.for_download, viewer.scope, file_id, now=viewer.now)
-    response = stream_file(viewer.request, file, viewer.runtime.storage)
-    if file.type in INLINE:
-        disposition = response.headers["content-disposition"]
-        response.headers["content-disposition"] = "inline" + disposition.removeprefix("attachment")
+    # served `inline` for the preview, by the public link's rule
+    response = stream_file(viewer.request, file, viewer.runtime.storage, inline=True)
     if file.type != "pdf":
-        response.headers["content-security-policy"] = CONTENTS_POLICY
+        response.headers["content-security-policy"] = INLINE_POLICY
     response.headers["cache-control"] = "private, no-store"
     return response
 

@@ -23,6 +23,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from filelinks_api.clock import today
 from filelinks_api.errors import (
     ApiError,
     InvalidRequestError,
@@ -31,10 +32,10 @@ from filelinks_api.errors import (
     StripeError,
 )
 from filelinks_api.ids import request_id
+from filelinks_api.wire.version import version_in_effect
 
 error_log = logging.getLogger("filelinks_api.error")
 
-DEFAULT_STRIPE_VERSION = "2026-06-24.dahlia"
 DEFAULT_BODY_TIMEOUT = 30.0
 
 CORS_HEADERS: list[tuple[bytes, bytes]] = [
@@ -156,13 +157,16 @@ class StripeMiddleware:
         rid = request_id()
         state = scope.setdefault("state", {})
         state["request_id"] = rid
-        version = DEFAULT_STRIPE_VERSION.encode()
+        versions: list[str] = []
         preflight_headers = b""
         for name, value in scope["headers"]:
-            if name == b"stripe-version" and value:
-                version = value
+            if name == b"stripe-version":
+                versions.append(value.decode("latin-1"))
             elif name == b"access-control-request-headers":
                 preflight_headers = value
+        # The version in effect: the one asked for when valid (the routes refuse an invalid
+        # one after authenticating), else the default.
+        version = version_in_effect(versions, today()).encode("latin-1")
         extra = [(b"request-id", rid.encode()), (b"stripe-version", version), *CORS_HEADERS]
         status = 0
         replayed = False

@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -83,11 +84,38 @@ def to_hash(value: Any) -> dict[str, Any]:
     raise param_error("invalid_hash")
 
 
-def one_of(*choices: str) -> BeforeValidator:
+# Stripe's spec gives many string parameters `maxLength: 5000` (ids, cursors, `expand[]`
+# items, the list filter `purpose`); others, none (a link id, the file links cursors). Each
+# field states its own: `Str` has no limit, `LimitedStr` has the spec's.
+MAX_STRING_LENGTH = 5000
+
+
+def check_length(text: str, limit: int = MAX_STRING_LENGTH) -> str:
+    if len(text) > limit:
+        raise param_error("string_too_long", raw=text, limit=limit)
+    return text
+
+
+def too_long_message(text: str, limit: int = MAX_STRING_LENGTH) -> str:
+    """Stripe's wording, the value cut to its first and last four characters."""
+    return f"Invalid string: {text[:4]}...{text[-4:]}; must be at most {limit} characters"
+
+
+def path_id(value: str, *, param: str = "id") -> str:
+    """An object id taken from the path, where the spec bounds it (`GET /v1/files/{file}`);
+    `param` is `id`, as Stripe names a path id in its errors (resource_missing)."""
+    if len(value) > MAX_STRING_LENGTH:
+        raise InvalidRequestError(too_long_message(value), param=param)
+    return value
+
+
+def one_of(*choices: str, max_length: int | None = None) -> BeforeValidator:
     allowed = frozenset(choices)
 
     def check(value: Any) -> str:
         text = to_str(value)
+        if max_length is not None:
+            check_length(text, max_length)
         if text not in allowed:
             raise param_error("invalid_enum", choices=choices)
         return text
@@ -96,20 +124,35 @@ def one_of(*choices: str) -> BeforeValidator:
     return BeforeValidator(check, json_schema_input_type=Literal[choices])
 
 
+def _to_limited_str(value: Any) -> str:
+    return check_length(to_str(value))
+
+
 Int = Annotated[int, BeforeValidator(to_int)]
 Bool = Annotated[bool, BeforeValidator(to_bool)]
 Str = Annotated[str, BeforeValidator(to_str)]
+LimitedStr = Annotated[
+    str,
+    BeforeValidator(_to_limited_str),
+    WithJsonSchema({"type": "string", "maxLength": MAX_STRING_LENGTH}),
+]
 
 
 def _expand_list(value: Any) -> list[str]:
     items = to_list(value)
-    for item in items:
+    for index, item in enumerate(items):
         if not isinstance(item, str):
             raise param_error("invalid_array")
+        if len(item) > MAX_STRING_LENGTH:
+            raise param_error("string_too_long", sub=(index,), raw=item, limit=MAX_STRING_LENGTH)
     return items
 
 
-Expand = Annotated[list[str], BeforeValidator(_expand_list)]
+Expand = Annotated[
+    list[str],
+    BeforeValidator(_expand_list),
+    WithJsonSchema({"type": "array", "items": {"type": "string", "maxLength": MAX_STRING_LENGTH}}),
+]
 
 
 # Metadata: Stripe's limits (reference §9). Metadata may be "" (unset all) or a hash whose
@@ -317,6 +360,8 @@ def stripe_error_for(error: Any) -> StripeError:
         return InvalidRequestError("Invalid array", param=param)
     if kind == "invalid_string":
         return InvalidRequestError(f"Invalid string: {_show(raw)}", param=param)
+    if kind == "string_too_long":
+        return InvalidRequestError(too_long_message(raw, ctx["limit"]), param=param)
     if kind == "parameter_invalid_empty":
         return InvalidRequestError(
             f"You passed an empty string for '{param}'. We assume empty values are an attempt to"

@@ -12,7 +12,8 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from filelinks_api.errors import InvalidRequestError
 from filelinks_api.ids import request_id
-from filelinks_api.wire.envelope import CORS_HEADERS, DEFAULT_STRIPE_VERSION, error_body
+from filelinks_api.wire.envelope import CORS_HEADERS, error_body
+from filelinks_api.wire.version import DEFAULT_STRIPE_VERSION
 
 UNPARSABLE = InvalidRequestError(
     "Invalid request: the HTTP request could not be parsed (its request line or headers are"
