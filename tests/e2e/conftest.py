@@ -156,13 +156,16 @@ def http(server: Server, api_key: str) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def two_workers(request, tmp_path_factory) -> Iterator[Server]:
+    """Two worker processes on one port; JSON logs, whose `pid` tells which one answered."""
     base = tmp_path_factory.mktemp(f"workers-{request.param}")
     schema = database_url = None
     if request.param == "postgresql":
         schema = f"filelinks_workers_{secrets.token_hex(4)}"
         create_postgres_schema(schema)
         database_url = postgres_schema_url(schema)
-    server = start_server(base / "data", database_url=database_url, workers=2)
+    server = start_server(
+        base / "data", database_url=database_url, workers=2, args=("--log-format", "json")
+    )
     try:
         yield server
     finally:
