@@ -36,6 +36,6 @@ async def public_link(token: str, request: Request) -> Response:
     if file is None:
         raise StripeError(LINK_UNAVAILABLE, status=404)
     try:
-        return stream_file(request, file, runtime.storage)
+        return await stream_file(request, file, runtime.storage)
     except ContentsMissing:  # says nothing more than an unknown token would
         raise StripeError(LINK_UNAVAILABLE, status=404) from None

@@ -100,7 +100,7 @@ async def file_page(file_id: str, viewer: Annotated[Viewer, Depends(signed_in)])
 async def file_contents(file_id: str, viewer: Annotated[Viewer, Depends(signed_in)]) -> Response:
     """The bytes, by the same rule as /v1/files/{id}/contents, for the session's key."""
     file = await viewer.runtime.db.read(files.for_download, viewer.scope, file_id, now=viewer.now)
-    response = stream_file(viewer.request, file, viewer.runtime.storage)
+    response = await stream_file(viewer.request, file, viewer.runtime.storage)
     if file.type in INLINE:
         disposition = response.headers["content-disposition"]
         response.headers["content-disposition"] = "inline" + disposition.removeprefix("attachment")

@@ -1,8 +1,7 @@
-"""File contents on local disk, behind an interface small enough for an S3 implementation.
+"""Contents on local disk: `tmp/` for staged uploads, `objects/<last 2 chars>/<file id>`.
 
-Bytes are staged into `tmp/` as they arrive (hashed and counted on the way), then moved into
-place under a path derived from the file id only, before the row commits: a crash can leave
-orphan bytes (swept at start), never a row without bytes.
+The methods are async for the interface's sake but do their disk work inline: a 64 KiB read
+or a rename is cheaper than a threadpool hop (see api/download.py).
 """
 
 from __future__ import annotations
@@ -12,63 +11,19 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO
 
-from filelinks_api.errors import StripeError
+from filelinks_api.storage.base import (
+    CHUNK,
+    HEAD_BYTES,
+    STALE_STAGED_SECONDS,
+    ContentsMissing,
+    StagedFile,
+)
 
-CHUNK = 64 * 1024
 _STORED_NAME = re.compile(r"[A-Za-z0-9_]+")
-HEAD_BYTES = 8192
-# A staged upload untouched this long was left by a crash (see `LocalStorage.sweep_staged`).
-STALE_STAGED_SECONDS = 24 * 3600
-
-
-class ContentsMissing(StripeError):
-    """A file's row exists but its bytes do not (the data dir was moved, cleaned or damaged).
-    A clean 404 naming the file, never a 500 halfway through a response."""
-
-    status = 404
-
-    def __init__(self, file_id: str) -> None:
-        super().__init__(
-            f"The contents of file '{file_id}' are missing from this emulator's storage (was its"
-            " data directory moved or cleaned?). Upload the file again.",
-            code="resource_missing",
-            param="id",
-        )
-
-
-class StagedFile(Protocol):
-    size: int
-    head: bytes
-    path: Path
-    stored_as: str | None  # the file id, once `Storage.commit` has moved the bytes into place
-
-    def write(self, chunk: bytes) -> None: ...
-
-    def finish(self) -> None:
-        """All bytes have arrived: make them readable at `path` (sniffing opens the file)."""
-
-    def discard(self) -> None: ...
-
-    def sha256(self) -> str: ...
-
-
-class Storage(Protocol):
-    def stage(self) -> StagedFile: ...
-
-    def commit(self, staged: StagedFile, file_id: str) -> None: ...
-
-    def open(self, file_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]: ...
-
-    def delete(self, file_id: str) -> None: ...
-
-    def sweep_staged(self, *, older_than: float) -> int: ...
-
-    def stored_ids(self, *, older_than: float) -> Iterator[str]: ...
 
 
 class LocalStaged:
@@ -105,36 +60,44 @@ class LocalStaged:
         self.path.unlink(missing_ok=True)
 
 
+def sweep_staged_dir(tmp: Path, *, older_than: float) -> int:
+    """Delete staged uploads left by a crash; returns how many.
+
+    Only old ones: other processes sharing this directory may be receiving uploads now,
+    and a live upload's file is written to (its mtime moves) as its bytes arrive.
+    """
+    cutoff = time.time() - older_than
+    swept = 0
+    for path in tmp.glob("upload-*"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                swept += 1
+        except FileNotFoundError:
+            pass  # finished or discarded meanwhile
+    return swept
+
+
+def stage_in(tmp: Path) -> LocalStaged:
+    return LocalStaged(tmp / f"upload-{secrets.token_hex(16)}")
+
+
 class LocalStorage:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.tmp = root / "tmp"
         self.objects = root / "objects"
+        self.description = str(root.absolute())
 
-    def prepare(self) -> None:
+    async def prepare(self) -> None:
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.objects.mkdir(parents=True, exist_ok=True)
-        self.sweep_staged(older_than=STALE_STAGED_SECONDS)
+        sweep_staged_dir(self.tmp, older_than=STALE_STAGED_SECONDS)
 
-    def sweep_staged(self, *, older_than: float) -> int:
-        """Delete staged uploads left by a crash; returns how many.
+    async def sweep_staged(self, *, older_than: float) -> int:
+        return sweep_staged_dir(self.tmp, older_than=older_than)
 
-        Only old ones: other processes sharing this directory may be receiving uploads now,
-        and a live upload's file is written to (its mtime moves) as its bytes arrive.
-        """
-        cutoff = time.time() - older_than
-        swept = 0
-        for path in self.tmp.glob("upload-*"):
-            try:
-                if path.stat().st_mtime < cutoff:
-                    path.unlink()
-                    swept += 1
-            except FileNotFoundError:
-                pass  # finished or discarded meanwhile
-        return swept
-
-    def stored_ids(self, *, older_than: float) -> Iterator[str]:
-        """The ids of the stored contents last written more than `older_than` seconds ago."""
+    async def stored_ids(self, *, older_than: float) -> AsyncIterator[str]:
         cutoff = time.time() - older_than
         for path in self.objects.glob("*/*"):
             if not _STORED_NAME.fullmatch(path.name) or path.parent.name != path.name[-2:]:
@@ -152,9 +115,9 @@ class LocalStorage:
         return self.objects / file_id[-2:] / file_id
 
     def stage(self) -> LocalStaged:
-        return LocalStaged(self.tmp / f"upload-{secrets.token_hex(16)}")
+        return stage_in(self.tmp)
 
-    def commit(self, staged: StagedFile, file_id: str) -> None:
+    async def commit(self, staged: StagedFile, file_id: str) -> None:
         assert isinstance(staged, LocalStaged)
         staged.finish()
         target = self.path_for(file_id)
@@ -163,32 +126,28 @@ class LocalStorage:
         _fsync_dir(target.parent)
         staged.stored_as = file_id
 
-    def open(self, file_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        """The bytes [start, end) in chunks; opened now, so a missing file fails here (as
-        ContentsMissing), before any response has started."""
+    async def open(
+        self, file_id: str, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
         try:
             fp = open(self.path_for(file_id), "rb")  # noqa: SIM115 - closed by the generator
         except FileNotFoundError:
             raise ContentsMissing(file_id) from None
-        return _read_range(fp, start, end)
+        return _inline(_read_range(fp, start, end))
 
-    def delete(self, file_id: str) -> None:
+    async def delete(self, file_id: str) -> None:
         self.path_for(file_id).unlink(missing_ok=True)
 
 
-@contextmanager
-def kept_only_on_success(storage: Storage, staged: StagedFile | None) -> Iterator[None]:
-    """Around an upload's handling: if the block fails, its staged bytes are discarded, or,
-    once moved into place, deleted (their row never committed: no orphan left to sweep)."""
+async def _inline(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    # Reading 64 KiB from the page cache is cheaper than a threadpool hop per chunk.
     try:
-        yield
-    except BaseException:
-        if staged is not None:
-            if staged.stored_as is not None:
-                storage.delete(staged.stored_as)
-            else:
-                staged.discard()
-        raise
+        for chunk in chunks:
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def _read_range(fp: IO[bytes], start: int, end: int | None) -> Iterator[bytes]:
