@@ -388,6 +388,43 @@ def start_pg_floor(workers: int, database_url: str, pool: int = 8) -> Server:
 
 
 @contextmanager
+def s3_store() -> Iterator[dict[str, str]]:
+    """moto's S3 server (pip install 'moto[server]', in the test extra) on a free port, and the
+    settings of a service storing its contents there (a bucket of its own)."""
+    port = free_port()
+    credentials = {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_REGION": "us-east-1",
+    }
+    process = subprocess.Popen(
+        [PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, **credentials},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield {
+            **credentials,
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "FILELINKS_STORAGE_URL": f"s3://bench-{secrets.token_hex(4)}/filelinks",
+        }
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait()
+
+
+@contextmanager
 def running(server: Server) -> Iterator[Server]:
     try:
         yield server

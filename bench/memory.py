@@ -1,7 +1,8 @@
 """Server memory: peak RSS during a 30 MB upload and its download, and RSS before and after
 100,000 mixed requests.
 
-    python bench/memory.py [--db sqlite|postgres] [--workers 1] [--size-mb 30] [--requests 100000]
+    python bench/memory.py [--db sqlite|postgres] [--storage local|s3] [--workers 1]
+                           [--size-mb 30] [--requests 100000]
 
 RSS is the sum over the uvicorn worker processes (VmRSS; peaks from VmHWM after clear_refs,
 and from sampling VmRSS every 50 ms). The upload is a real APK (a zip holding
@@ -9,11 +10,14 @@ AndroidManifest.xml, padded with a stored random entry) with purpose terminal_an
 it can be linked and downloaded through its public URL; both transfers stream through httpx.
 The mixed load is wrk (lua/mixed.lua): retrieve, list limit=100, create, update, and a 10 kB
 public download, round robin, in chunks until --requests have been answered.
+`--storage s3` stores the contents in moto's S3 server (FILELINKS_STORAGE_URL=s3://...),
+started on a free port for the run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import sys
 import time
@@ -31,6 +35,7 @@ def log(message: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--storage", choices=["local", "s3"], default="local")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--size-mb", type=float, default=30)
     parser.add_argument("--requests", type=int, default=100_000)
@@ -42,8 +47,14 @@ def main() -> None:
     digest = hashlib.sha256(apk).hexdigest()
     lines = []
 
-    with common.temp_dir("bench-memory-") as data_dir, common.database(args.db, data_dir) as url:
-        with common.running(common.start_service(data_dir, url, args.workers)) as server:
+    with (
+        common.temp_dir("bench-memory-") as data_dir,
+        common.database(args.db, data_dir) as url,
+        contextlib.ExitStack() as stack,
+    ):
+        store = stack.enter_context(common.s3_store()) if args.storage == "s3" else {}
+        service = common.start_service(data_dir, url, args.workers, settings=store)
+        with common.running(service) as server:
             env = seed(server.base_url, data_dir)
             with common.client(server.base_url) as http:
                 small = common.upload(
@@ -119,7 +130,7 @@ def main() -> None:
 
     info = common.machine()
     print(
-        f"filelinks-api memory bench: {args.db}, --workers {args.workers}; nproc {info['nproc']},"
+        f"filelinks-api memory bench: {args.db}, {args.storage} storage, --workers {args.workers}; nproc {info['nproc']},"
         f" {info['cpu']}, Python {info['python']}\n"
     )
     print("| transfer | RSS before MB | peak RSS MB | added MB |")

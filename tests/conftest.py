@@ -22,6 +22,7 @@ from filelinks_api import ids
 from filelinks_api.app import create_app
 from filelinks_api.config import Settings, normalize_database_url
 from filelinks_api.db import Database, migrate
+from tests.s3 import Moto, start_moto
 
 BACKENDS = ["sqlite"]
 if os.environ.get("FILELINKS_TEST_DATABASE_URL"):
@@ -147,6 +148,15 @@ def share_session(app: FastAPI, session: Session) -> None:
     """Every request of `app` uses the test's session, which is rolled back after the test;
     the requests' commits release savepoints inside it."""
     app.state.runtime.db = SharedSession(session)
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
+    """One real S3 server (moto's server mode) for the whole session; tests use buckets of
+    their own."""
+    server = start_moto(tmp_path_factory.mktemp("moto") / "moto.log")
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from filelinks_api.schemas import ErrorEnvelope
 from filelinks_api.services import controls
 from filelinks_api.services.clock_sync import ClockChannel, ClockSync, EpochFile
 from filelinks_api.services.controls import AccountClock, ClockBook
-from filelinks_api.storage import LocalStorage
+from filelinks_api.storage import open_storage
 from filelinks_api.wire.envelope import error_response, install_handlers, request_log_url_of
 from filelinks_api.wire.openapi import SECURITY_SCHEMES
 
@@ -45,11 +45,11 @@ def create_app(
     db = database or Database.connect(
         settings.resolved_database_url, connect_timeout=settings.database_timeout_seconds
     )
-    storage = LocalStorage(settings.files_dir)
+    storage = open_storage(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        storage.prepare()
+        await storage.prepare()
         await clocks.start()
         yield
         await clocks.stop()

@@ -24,7 +24,7 @@ from filelinks_api.config import Settings, SettingsError, load_settings
 from filelinks_api.db import Database, migrate, sqlite_path
 from filelinks_api.logs import LIFECYCLE, logging_config
 from filelinks_api.services import files, idempotency
-from filelinks_api.storage import LocalStorage
+from filelinks_api.storage import StoreUnavailable, open_storage
 
 DEFAULT_PORT = 12111
 
@@ -79,23 +79,40 @@ def _prepare(settings: Settings, *, sweep: bool = False) -> None:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SettingsError(f"cannot migrate the database: {message}") from None
     if sweep:
+        if settings.storage_url is not None:
+            _check_store(settings)
         asyncio.run(_sweep_orphans(settings))
+
+
+def _check_store(settings: Settings) -> None:
+    """Reach the S3-compatible store, check the credentials, create the bucket if missing."""
+    from filelinks_api.storage.s3 import check_store, s3_location
+
+    location = s3_location(settings)
+    if check_store(location):
+        logging.getLogger(LIFECYCLE).info(
+            "filelinks-api: created bucket %s",
+            location.bucket,
+            extra={"fields": {"event": "bucket_created", "bucket": location.bucket}},
+        )
 
 
 async def _sweep_orphans(settings: Settings) -> None:
     """Once per `serve`, before any worker starts: bytes a crash left without a row, and
     idempotency keys past their 24 hours."""
-    storage = LocalStorage(settings.files_dir)
+    storage = open_storage(settings)
     database = Database.connect(
         settings.resolved_database_url, connect_timeout=settings.database_timeout_seconds
     )
     try:
-        swept = await database.read(
-            files.sweep_orphans, storage, grace_seconds=settings.orphan_grace_seconds
+        swept = await files.sweep_orphans(
+            database, storage, grace_seconds=settings.orphan_grace_seconds
         )
         await database.write(idempotency.prune, SystemClock().now())
     except OSError as exc:
-        raise SettingsError(f"cannot sweep {settings.files_dir}: {exc.strerror}") from None
+        raise SettingsError(f"cannot sweep {storage.description}: {exc.strerror}") from None
+    except StoreUnavailable as exc:
+        raise SettingsError(f"cannot sweep {storage.description}: {exc.message}") from None
     finally:
         await database.dispose()
     if swept.stored or swept.staged:
@@ -196,6 +213,7 @@ def _announce(args: argparse.Namespace, settings: Settings) -> None:
     """Where the service listens and what it uses, whatever the log level; no password."""
     database = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
     workers = f"{args.workers} worker{'s' if args.workers > 1 else ''}"
+    storage = open_storage(settings).description
     host = f"[{args.host}]" if ":" in args.host else args.host
     logging.getLogger(LIFECYCLE).info(
         "filelinks-api %s listening on http://%s:%d (%s); database %s; files in %s",
@@ -204,7 +222,7 @@ def _announce(args: argparse.Namespace, settings: Settings) -> None:
         args.port,
         workers,
         database,
-        settings.files_dir.absolute(),
+        storage,
         extra={
             "fields": {
                 "event": "listening",
@@ -212,7 +230,7 @@ def _announce(args: argparse.Namespace, settings: Settings) -> None:
                 "url": f"http://{host}:{args.port}",
                 "workers": args.workers,
                 "database": database,
-                "storage": str(settings.files_dir.absolute()),
+                "storage": storage,
             }
         },
     )

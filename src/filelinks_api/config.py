@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./filelinks-data")
     database_url: str | None = None
     public_url: str | None = None
+    # Where contents live: unset, local disk under the data dir; s3://bucket/prefix, an
+    # S3-compatible store reached with the standard AWS_* variables (storage/s3.py).
+    storage_url: str | None = None
+    # How S3 requests name the bucket: auto = path-style when AWS_ENDPOINT_URL(_S3) is set
+    # (MinIO and most self-hosted stores), virtual-hosted on AWS itself.
+    s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
     # KEY=acct_ID pairs; None means "any well-formed key is its own account".
     api_keys: Annotated[dict[str, str] | None, NoDecode] = None
     max_upload_bytes: int = Field(default=200 * MB, gt=0)
@@ -90,6 +96,16 @@ class Settings(BaseSettings):
         value = value.strip().rstrip("/")
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _check_storage_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not value.startswith("s3://"):
+            raise ValueError(f"must be unset (local disk) or s3://bucket/prefix, got {value!r}")
         return value
 
     @property

@@ -25,6 +25,7 @@ from tests.conftest import (
     new_key,
     postgres_schema_url,
 )
+from tests.s3 import new_bucket
 
 
 @dataclass
@@ -108,20 +109,44 @@ def start_server(
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    base = tmp_path_factory.mktemp(f"e2e-{request.param}")
+    yield from serve(request, tmp_path_factory, request.param)
+
+
+# Every database backend with contents on local disk and in S3 (moto): a module that
+# overrides `server` with `server_on_each_storage` runs its tests on each.
+STORAGE_PARAMS = [f"{backend}-{where}" for where in ("local", "s3") for backend in BACKENDS]
+
+
+def serve(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    backend: str,
+    storage: str = "local",
+) -> Iterator[Server]:
+    base = tmp_path_factory.mktemp(f"e2e-{backend}-{storage}")
     schema = None
     database_url = None
-    if request.param == "postgresql":
+    env: dict[str, str] = {}
+    if storage == "s3":
+        env = request.getfixturevalue("moto").env(new_bucket())
+    if backend == "postgresql":
         schema = f"filelinks_e2e_{secrets.token_hex(4)}"
         create_postgres_schema(schema)
         database_url = postgres_schema_url(schema)
-    running = start_server(base / "data", database_url=database_url)
+    running = start_server(base / "data", database_url=database_url, extra_env=env)
     try:
         yield running
     finally:
         running.stop()
         if schema:
             drop_postgres_schema(schema)
+
+
+def server_on_each_storage(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    backend, storage = request.param.split("-")
+    yield from serve(request, tmp_path_factory, backend, storage)
 
 
 @pytest.fixture

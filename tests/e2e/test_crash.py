@@ -6,6 +6,7 @@ Run with -s to see the figures (acknowledged, lost, orphans before and after the
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import random
@@ -25,9 +26,12 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from filelinks_api import repository
+from filelinks_api.config import Settings
 from filelinks_api.models import file_links, files
-from filelinks_api.services.files import sweep_orphans
-from filelinks_api.storage import LocalStorage
+from filelinks_api.services.files import Sweep
+from filelinks_api.services.files import sweep_orphans as services_sweep
+from filelinks_api.storage import LocalStorage, Storage
+from filelinks_api.storage.s3 import S3Storage, s3_location
 from tests import samples
 from tests.conftest import (
     BACKENDS,
@@ -38,6 +42,7 @@ from tests.conftest import (
     postgres_schema_url,
 )
 from tests.e2e.conftest import Server, start_server
+from tests.s3 import Moto, boto3_client, new_bucket
 
 # The restarted server may sweep at once: no other replica shares this data dir.
 NO_GRACE = {"FILELINKS_ORPHAN_GRACE_SECONDS": "0"}
@@ -135,8 +140,67 @@ class DiskState:
         return [file_id for file_id in self.rows if file_id not in self.stored]
 
 
-def _inspect(data_dir: Path, database_url: str) -> DiskState:
-    engine = create_engine(database_url)
+@dataclass
+class CrashSite:
+    """Where the crashed server keeps its rows and bytes, and how the test looks at them."""
+
+    data_dir: Path
+    server_url: str | None  # the database URL for the server (None: SQLite in the data dir)
+    inspect_url: str  # the database URL to inspect with
+    env: dict[str, str]  # NO_GRACE, and the S3 settings when the bytes live in moto
+    moto: Moto | None = None
+    bucket: str = ""
+
+    @property
+    def storage(self) -> Storage:
+        if self.moto is None:
+            return LocalStorage(self.data_dir / "files")
+        settings = Settings(storage_url=self.env["FILELINKS_STORAGE_URL"], _env_file=None)  # type: ignore[call-arg]
+        location = s3_location(settings, self.env)
+        return S3Storage(location, staging=self.data_dir / "files" / "tmp")
+
+    def stored(self) -> set[str]:
+        async def collect() -> set[str]:
+            return {file_id async for file_id in self.storage.stored_ids(older_than=0)}
+
+        return asyncio.run(collect())
+
+    def contents(self, file_id: str) -> bytes:
+        async def read() -> bytes:
+            return b"".join([chunk async for chunk in await self.storage.open(file_id)])
+
+        return asyncio.run(read())
+
+    def plant(self, name: str, content: bytes) -> None:
+        """Bytes under the storage's objects/ (name: a file id, or something not ours)."""
+        if self.moto is None:
+            path = self.data_dir / "files" / "objects" / "an" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+        else:
+            key = f"filelinks/objects/{name}"
+            boto3_client(self.moto).put_object(Bucket=self.bucket, Key=key, Body=content)
+
+    def planted(self, name: str) -> bytes | None:
+        if self.moto is None:
+            path = self.data_dir / "files" / "objects" / "an" / name
+            return path.read_bytes() if path.exists() else None
+        client = boto3_client(self.moto)
+        try:
+            got = client.get_object(Bucket=self.bucket, Key=f"filelinks/objects/{name}")
+        except client.exceptions.NoSuchKey:
+            return None
+        return bytes(got["Body"].read())
+
+    def multipart_uploads(self) -> list[str]:
+        if self.moto is None:
+            return []
+        listed = boto3_client(self.moto).list_multipart_uploads(Bucket=self.bucket)
+        return [upload["Key"] for upload in listed.get("Uploads", [])]
+
+
+def _inspect(site: CrashSite) -> DiskState:
+    engine = create_engine(site.inspect_url)
     try:
         with engine.connect() as connection:
             rows = {
@@ -146,35 +210,41 @@ def _inspect(data_dir: Path, database_url: str) -> DiskState:
             tokens = len(connection.execute(select(file_links.c.token)).all())
     finally:
         engine.dispose()
-    objects = data_dir / "files" / "objects"
-    stored = {path.name for path in objects.glob("*/file_*")}
-    return DiskState(rows, tokens, stored, sorted((data_dir / "files" / "tmp").glob("*")))
+    staged = sorted((site.data_dir / "files" / "tmp").glob("*"))
+    return DiskState(rows, tokens, site.stored(), staged)
 
 
-@pytest.fixture(params=BACKENDS)
-def crash_site(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[Path, str | None, str]]:
-    """(data dir, database URL for the server or None, URL to inspect the database with)."""
+@pytest.fixture(
+    params=[(db, where) for where in ("local", "s3") for db in BACKENDS],
+    ids=lambda param: "-".join(param),
+)
+def crash_site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CrashSite]:
+    backend, where = request.param
     data_dir = tmp_path / "data"
-    if request.param == "sqlite":
-        yield data_dir, None, f"sqlite:///{data_dir / 'filelinks.db'}"
+    env = dict(NO_GRACE)
+    moto, bucket = None, ""
+    if where == "s3":
+        moto, bucket = request.getfixturevalue("moto"), new_bucket()
+        env.update(moto.env(bucket))
+    if backend == "sqlite":
+        yield CrashSite(data_dir, None, f"sqlite:///{data_dir / 'filelinks.db'}", env, moto, bucket)
         return
     schema = f"filelinks_crash_{secrets.token_hex(4)}"
     create_postgres_schema(schema)
     url = postgres_schema_url(schema)
     try:
-        yield data_dir, url, url
+        yield CrashSite(data_dir, url, url, env, moto, bucket)
     finally:
         drop_postgres_schema(schema)
 
 
 def test_sigkill_mid_burst_loses_no_acknowledged_write_and_orphans_are_swept(
-    crash_site: tuple[Path, str | None, str], request: pytest.FixtureRequest
+    crash_site: CrashSite, request: pytest.FixtureRequest
 ) -> None:
-    data_dir, server_url, inspect_url = crash_site
+    site = crash_site
+    data_dir, server_url = site.data_dir, site.server_url
     keys = [new_key(), new_key()]
-    server = start_server(data_dir, database_url=server_url, extra_env=NO_GRACE)
+    server = start_server(data_dir, database_url=server_url, extra_env=site.env)
     ledger, stop = Ledger(), threading.Event()
     stalled = _stall_an_upload(server, keys[0])
     try:
@@ -203,17 +273,18 @@ def test_sigkill_mid_burst_loses_no_acknowledged_write_and_orphans_are_swept(
         acked_files, acked_links = dict(ledger.files), dict(ledger.links)
     assert len(acked_files) + len(acked_links) >= KILL_AFTER_ACKS
 
-    before = _inspect(data_dir, inspect_url)
+    before = _inspect(site)
     # Bytes moved into place whose row never committed are rare to catch in the act: plant
     # one, with something that is not ours (the sweep must leave that alone).
-    planted = data_dir / "files" / "objects" / "an" / "file_plantedorphan"
-    planted.parent.mkdir(parents=True, exist_ok=True)
-    planted.write_bytes(b"orphan")
+    site.plant("file_plantedorphan", b"orphan")
     (data_dir / "files" / "tmp" / "upload-planted").write_bytes(b"half an upload")
-    not_ours = data_dir / "files" / "objects" / "an" / "notes.txt"
-    not_ours.write_text("keep me")
+    site.plant("notes.txt", b"keep me")
+    if site.moto is not None:  # a put to the store cut short by the kill
+        boto3_client(site.moto).create_multipart_upload(
+            Bucket=site.bucket, Key="filelinks/objects/file_plantedmultipart"
+        )
 
-    server = start_server(data_dir, database_url=server_url, extra_env=NO_GRACE)
+    server = start_server(data_dir, database_url=server_url, extra_env=site.env)
     try:
         lost = []
         with httpx.Client(
@@ -236,7 +307,7 @@ def test_sigkill_mid_burst_loses_no_acknowledged_write_and_orphans_are_swept(
         log = server.log_text()
     finally:
         server.stop()
-    after = _inspect(data_dir, inspect_url)
+    after = _inspect(site)
 
     print(
         f"\n[crash {request.node.callspec.id}] acknowledged: {len(acked_files)} files +"
@@ -250,13 +321,14 @@ def test_sigkill_mid_burst_loses_no_acknowledged_write_and_orphans_are_swept(
     assert before.rows_without_bytes == []
     assert after.rows_without_bytes == []
     for file_id, (size, sha256) in after.rows.items():
-        path = LocalStorage(data_dir / "files").path_for(file_id)
-        assert path.stat().st_size == size
-        assert hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+        content = site.contents(file_id)
+        assert len(content) == size
+        assert hashlib.sha256(content).hexdigest() == sha256
     assert after.orphans == set()
     assert after.staged == []
-    assert not planted.exists()
-    assert not_ours.read_text() == "keep me"
+    assert site.planted("file_plantedorphan") is None
+    assert site.planted("notes.txt") == b"keep me"
+    assert site.multipart_uploads() == []
     assert "without a row and" in log  # the sweep reported what it removed
     assert len(before.staged) >= 1  # the stalled upload was there to sweep
 
@@ -275,6 +347,28 @@ def _store(storage: LocalStorage, file_id: str, age: float) -> Path:
 
 def _row(session: Session, file_id: str) -> None:
     repository.insert_file(session, file_row("acct_sweep", id=file_id, created=1))
+
+
+class _OnSession:
+    """The sweep's row lookups on the test's session, which holds the uncommitted rows."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    async def read(self, work: Any, *args: Any, **kwargs: Any) -> Any:
+        return work(self.session, *args, **kwargs)
+
+
+def sweep_orphans(session: Session, storage: LocalStorage, *, grace_seconds: float) -> Sweep:
+    """The service's sweep, as `serve` runs it at start."""
+    return asyncio.run(services_sweep(_OnSession(session), storage, grace_seconds=grace_seconds))
+
+
+def stored_ids(storage: LocalStorage, *, older_than: float) -> list[str]:
+    async def collect() -> list[str]:
+        return [file_id async for file_id in storage.stored_ids(older_than=older_than)]
+
+    return asyncio.run(collect())
 
 
 class TestOrphanSweep:
@@ -319,7 +413,7 @@ class TestOrphanSweep:
                 _row(session, file_id)
         swept = sweep_orphans(session, storage, grace_seconds=0)
         assert swept.stored == 600
-        assert sorted(storage.stored_ids(older_than=0)) == sorted(ids[1::2])
+        assert sorted(stored_ids(storage, older_than=0)) == sorted(ids[1::2])
 
     def test_never_touches_files_that_are_not_its_own(
         self, session: Session, storage: LocalStorage

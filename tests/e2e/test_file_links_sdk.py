@@ -16,6 +16,10 @@ import stripe
 
 from tests import samples
 from tests.conftest import new_key
+from tests.e2e.conftest import STORAGE_PARAMS, server_on_each_storage
+
+# upload, download, link URL and HEAD on each storage backend too
+server = pytest.fixture(scope="session", params=STORAGE_PARAMS)(server_on_each_storage)
 
 PDF = samples.pdf("e2e link")
 

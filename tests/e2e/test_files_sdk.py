@@ -13,7 +13,10 @@ import stripe
 
 from tests import samples
 from tests.conftest import new_key
-from tests.e2e.conftest import Server, start_server
+from tests.e2e.conftest import STORAGE_PARAMS, Server, server_on_each_storage, start_server
+
+# upload, download, link URL and HEAD on each storage backend too
+server = pytest.fixture(scope="session", params=STORAGE_PARAMS)(server_on_each_storage)
 
 REAL_FILES = [
     ("dispute_evidence", samples.pdf("evidence"), "evidence.pdf", "pdf", "application/pdf"),

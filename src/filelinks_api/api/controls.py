@@ -53,7 +53,7 @@ async def set_clock(call: Annotated[Call[ClockParams], Depends(call_of(ClockPara
 async def reset_data(call: Annotated[Call[NoParams], Depends(call_of(NoParams))]) -> Response:
     """Delete the caller's files (and their bytes), file links and idempotency keys."""
     file_ids = await call.db.write(controls.reset_data, call.scope)
-    controls.remove_bytes(call.runtime.storage, file_ids)
+    await controls.remove_bytes(call.runtime.storage, file_ids)
     return StripeJSON({"deleted": True, "files": len(file_ids)})
 
 

@@ -22,7 +22,7 @@ from filelinks_api.db import Database
 from filelinks_api.repository import Scope
 from filelinks_api.services import files, idempotency
 from filelinks_api.services.controls import ClockBook
-from filelinks_api.storage import LocalStorage, StagedFile
+from filelinks_api.storage import StagedFile, Storage
 from filelinks_api.wire.params import StripeParams, parse
 from filelinks_api.wire.request import Caller, Upload, authenticate, base_url, read_params
 from filelinks_api.wire.version import check_version
@@ -34,7 +34,7 @@ class Runtime:
 
     settings: Settings
     db: Database
-    storage: LocalStorage
+    storage: Storage
     clocks: ClockBook
     request_log: LogWriter | None = None  # None: not recorded (switched off, or no controls)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 from fastapi import Request
@@ -93,7 +93,7 @@ def _download_name(file: FileRow) -> str:
     return str(file.filename)
 
 
-def stream_file(
+async def stream_file(
     request: Request, file: FileRow, storage: Storage, *, inline: bool = False
 ) -> Response:
     """The file's bytes; with `inline`, a type a browser displays is served for display."""
@@ -121,13 +121,11 @@ def stream_file(
     headers["Content-Length"] = str(end - start)
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers)
-    return StreamingResponse(
-        _inline(storage.open(file.id, start, end)), status_code=status, headers=headers
-    )
+    chunks = await storage.open(file.id, start, end)  # ContentsMissing before any byte is sent
+    return StreamingResponse(_counted(chunks), status_code=status, headers=headers)
 
 
-async def _inline(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
-    # Reading 64 KiB from the page cache is cheaper than a threadpool hop per chunk.
-    for chunk in chunks:
+async def _counted(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    async for chunk in chunks:
         yield chunk
         metrics.DOWNLOADED_BYTES.inc(len(chunk))  # once sent

@@ -65,4 +65,4 @@ async def file_contents(
     file_id: str, call: Annotated[Call[NoParams], Depends(call_of(NoParams))]
 ) -> Response:
     file = await call.db.read(files.for_download, call.scope, file_id, now=call.now)
-    return stream_file(call.request, file, call.runtime.storage)
+    return await stream_file(call.request, file, call.runtime.storage)

@@ -38,6 +38,6 @@ async def public_link(token: str, request: Request) -> Response:
         raise StripeError(LINK_UNAVAILABLE, status=404)
     try:
         # opened in a browser: a PDF or an image is shown, anything else downloads
-        return stream_file(request, file, runtime.storage, inline=True)
+        return await stream_file(request, file, runtime.storage, inline=True)
     except ContentsMissing:  # says nothing more than an unknown token would
         raise StripeError(LINK_UNAVAILABLE, status=404) from None

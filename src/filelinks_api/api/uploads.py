@@ -17,9 +17,9 @@ async def upload(call: Call[CreateFileParams] | Call[EmulatorFileParams]) -> Res
     """Check the staged bytes and move them into place, then record the row (the write lock
     is taken only then, not while the bytes were checked and synced)."""
     storage = call.runtime.storage
-    with kept_only_on_success(storage, call.staged):
+    async with kept_only_on_success(storage, call.staged):
         async with idempotent(call) as idem:
-            prepared = files.prepare(
+            prepared = await files.prepare(
                 call.scope,
                 call.params,
                 call.staged,

@@ -96,7 +96,7 @@ async def file_contents(file_id: str, viewer: Annotated[Viewer, Depends(signed_i
     """The bytes, by the same rule as /v1/files/{id}/contents, for the session's key."""
     file = await viewer.runtime.db.read(files.for_download, viewer.scope, file_id, now=viewer.now)
     # served `inline` for the preview, by the public link's rule
-    response = stream_file(viewer.request, file, viewer.runtime.storage, inline=True)
+    response = await stream_file(viewer.request, file, viewer.runtime.storage, inline=True)
     if file.type != "pdf":
         response.headers["content-security-policy"] = INLINE_POLICY
     response.headers["cache-control"] = "private, no-store"

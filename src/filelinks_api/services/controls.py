@@ -137,6 +137,6 @@ def reset_data(session: Executor, scope: Scope) -> list[str]:
     return repository.delete_scope_data(session, scope)
 
 
-def remove_bytes(storage: Storage, file_ids: list[str]) -> None:
+async def remove_bytes(storage: Storage, file_ids: list[str]) -> None:
     for file_id in file_ids:
-        storage.delete(file_id)
+        await storage.delete(file_id)

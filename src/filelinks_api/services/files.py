@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from filelinks_api import ids, repository
 from filelinks_api.clock import expired
@@ -46,7 +46,7 @@ class Prepared:
     link: tuple[int | None, dict[str, str] | None] | None  # (expires_at, metadata) to create
 
 
-def prepare(
+async def prepare(
     scope: Scope,
     params: CreateFileParams,
     staged: StagedFile | None,
@@ -100,7 +100,7 @@ def prepare(
         )
 
     file_id = ids.file_id()
-    storage.commit(staged, file_id)  # bytes in place before the row can commit
+    await storage.commit(staged, file_id)  # bytes in place before the row can commit
     row = {
         "id": file_id,
         "account": scope.account,
@@ -199,32 +199,39 @@ class Sweep:
 
 
 SWEEP_BATCH = 500
+_T = TypeVar("_T")
 
 
-def sweep_orphans(session: Executor, storage: Storage, *, grace_seconds: float) -> Sweep:
+class Reader(Protocol):
+    """What the sweep needs of a `db.Database`: read-only units of work."""
+
+    async def read(self, work: Callable[..., _T], *args: Any, **kwargs: Any) -> _T: ...
+
+
+async def sweep_orphans(db: Reader, storage: Storage, *, grace_seconds: float) -> Sweep:
     """Remove contents no row refers to, and interrupted uploads; run by `serve` at start.
 
-    Only those older than `grace_seconds`: another replica sharing the data dir may have just
-    moved an upload's bytes into place and be about to commit its row. A row without bytes
-    cannot be repaired, so rows are never touched here.
+    Only those older than `grace_seconds`: another replica sharing the data dir or the bucket
+    may have just put an upload's bytes in place and be about to commit its row. A row without
+    bytes cannot be repaired, so rows are never touched here.
     """
-    staged = storage.sweep_staged(older_than=grace_seconds)
+    staged = await storage.sweep_staged(older_than=grace_seconds)
     stored = 0
     batch: list[str] = []
 
-    def flush() -> int:
-        known = repository.existing_file_ids(session, batch)
+    async def flush() -> int:
+        known = await db.read(repository.existing_file_ids, list(batch))
         orphans = [file_id for file_id in batch if file_id not in known]
         for file_id in orphans:
-            storage.delete(file_id)
+            await storage.delete(file_id)
         batch.clear()
         return len(orphans)
 
-    for file_id in storage.stored_ids(older_than=grace_seconds):
+    async for file_id in storage.stored_ids(older_than=grace_seconds):
         batch.append(file_id)
         if len(batch) >= SWEEP_BATCH:
-            stored += flush()
-    stored += flush()
+            stored += await flush()
+    stored += await flush()
     return Sweep(stored=stored, staged=staged)
 
 

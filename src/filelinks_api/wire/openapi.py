@@ -119,6 +119,11 @@ FILE_BYTES: dict[int | str, dict[str, Any]] = {
     },
     206: {"description": "The single byte range asked for with a `Range: bytes=a-b` header."},
     416: {"description": "The byte range asked for lies outside the file."},
+    503: {
+        "description": "The S3-compatible store holding the contents (`FILELINKS_STORAGE_URL`)"
+        " did not answer: Stripe's error envelope, `api_error`; retry later.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
+    },
 }
 
 SECURITY_SCHEMES = {
