@@ -508,6 +508,11 @@ def make_trees(args: argparse.Namespace) -> list[Tree]:
             Tree("metrics-on", args.service_src, env=dict(base)),
             Tree("metrics-off", args.service_src, env={**base, **METRICS_OFF}),
         ]
+    elif args.storage == "both":
+        trees = [
+            Tree("s3", args.service_src, env={**base, **args.s3_env}),
+            Tree("disk", args.service_src, env=dict(base)),
+        ]
     if args.compare:
         label = args.compare.name
         trees.append(Tree(label if label != trees[0].label else "compare", args.compare))
@@ -579,6 +584,13 @@ def main() -> None:
         help="the service's /metrics counting (FILELINKS_METRICS); 'both' runs every scenario"
         " with it on and off and prints metrics-on / metrics-off",
     )
+    parser.add_argument(
+        "--storage",
+        choices=["disk", "both"],
+        default="disk",
+        help="'both' also runs every scenario with contents in S3 (moto's server, started"
+        " here) and prints s3 / disk",
+    )
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
     preset = PRESETS[args.preset]
@@ -588,9 +600,14 @@ def main() -> None:
     unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
-    pairs = [args.request_log == "both", args.metrics == "both", args.compare is not None]
+    pairs = [
+        args.request_log == "both",
+        args.metrics == "both",
+        args.storage == "both",
+        args.compare is not None,
+    ]
     if sum(pairs) > 1:
-        parser.error("--request-log both, --metrics both and --compare each make a pair: one")
+        parser.error("--request-log, --metrics, --storage both and --compare each make a pair")
     for path in (args.compare, args.service_src):
         if path is not None and not (path / "src" / "filelinks_api").is_dir():
             parser.error(f"{path} has no src/filelinks_api")
@@ -599,8 +616,10 @@ def main() -> None:
     started = time.monotonic()
     info = common.machine()
     log(f"machine: {info}")
-    trees = make_trees(args)
-    rows = run(args, trees)
+    with ExitStack() as stack:
+        args.s3_env = stack.enter_context(common.s3_store()) if args.storage == "both" else {}
+        trees = make_trees(args)
+        rows = run(args, trees)
     print(
         f"\nfilelinks-api bench: {args.preset} preset, db={','.join(args.db)},"
         f" workers={','.join(map(str, args.workers))}, conns={','.join(map(str, args.conns))},"

@@ -1,5 +1,5 @@
-"""docker-compose.yml is valid for Compose (Debian's docker-compose validates without a
-daemon: `.ci/run` installs it), and its settings match .env.example."""
+"""docker-compose.yml and compose.scale.yml are valid for Compose (Debian's docker-compose
+validates without a daemon: `.ci/run` installs it), and their settings match .env.example."""
 
 from __future__ import annotations
 
@@ -19,13 +19,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def config(tmp_path: Path, env: str | None) -> dict:
-    """`docker-compose config` of the project's file, with `env` as the .env beside it."""
-    shutil.copy(ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")
+def config(tmp_path: Path, env: str | None, file: str = "docker-compose.yml") -> dict:
+    """`docker-compose config` of one of the project's files, with `env` as the .env beside
+    it."""
+    shutil.copy(ROOT / file, tmp_path / file)
     if env is not None:
         (tmp_path / ".env").write_text(env)
     done = subprocess.run(
-        [COMPOSE, "config"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        [COMPOSE, "-f", file, "config"], cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
     return yaml.safe_load(done.stdout)
@@ -52,7 +53,29 @@ def test_the_env_file_sets_the_port_and_the_settings(tmp_path: Path):
     assert api["environment"]["FILELINKS_LOG_FORMAT"] == "json"
 
 
+def test_the_scaled_file_shares_nothing_but_the_database_and_the_bucket(tmp_path: Path):
+    services = config(tmp_path, env=None, file="compose.scale.yml")["services"]
+    api, lb = services["api"], services["lb"]
+    assert api["deploy"]["replicas"] == 3
+    assert "ports" not in api
+    assert "volumes" not in api
+    assert api["environment"]["FILELINKS_STORAGE_URL"].startswith("s3://")
+    assert api["environment"]["AWS_ENDPOINT_URL"] == "http://minio:9000"
+    assert api["environment"]["FILELINKS_DATABASE_URL"].startswith("postgresql://")
+    assert [(p["published"], p["target"]) for p in lb["ports"]] == [(12111, 12111)]
+    [mount] = lb["volumes"]  # docker-compose 1.x writes it as source:target:mode
+    assert mount.endswith("/deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro")
+    assert (ROOT / "deploy" / "nginx.conf").is_file()
+    assert all(s["restart"] == "unless-stopped" for s in services.values())
+    scaled = config(tmp_path, env="FILELINKS_REPLICAS=5\n", file="compose.scale.yml")
+    assert scaled["services"]["api"]["deploy"]["replicas"] == 5
+
+
 def test_every_setting_of_the_env_example_reaches_compose_and_back():
     example = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), flags=re.M))
-    used = set(re.findall(r"\$\{([A-Z_]+):-", (ROOT / "docker-compose.yml").read_text()))
+    used = {
+        name
+        for file in ("docker-compose.yml", "compose.scale.yml")
+        for name in re.findall(r"\$\{([A-Z_]+):-", (ROOT / file).read_text())
+    }
     assert example == used
