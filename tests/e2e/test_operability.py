@@ -59,7 +59,17 @@ def test_json_logs_have_one_object_per_request_and_never_a_key(tmp_path: Path):
             files={"file": ("a.pdf", samples.pdf(), "application/pdf")},
         )
         assert httpx.get(f"{server.url}/healthz").status_code == 200
-        assert httpx.get(f"{server.url}/metrics").status_code == 200
+        scraped = httpx.get(f"{server.url}/metrics")
+        # one worker counts in multiprocess mode too (prometheus_client is first imported
+        # after serve has set its directory)
+        listed_count = metric(
+            scraped.text,
+            "filelinks_requests_total",
+            route="/v1/file_links",
+            method="GET",
+            status="200",
+        )
+        assert listed_count == 1
         assert replayed.headers["Idempotent-Replayed"] == "true"
     finally:
         assert stop(server) == 0
