@@ -9,7 +9,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 
+from filelinks_api.config import normalize_database_url
 from filelinks_api.services.clock_sync import ALIVE_SECONDS, HEARTBEAT_SECONDS
 from tests import samples
 from tests.conftest import (
@@ -119,3 +121,29 @@ def test_a_killed_host_holds_clock_changes_up_only_briefly(two_hosts):
     started = time.monotonic()
     httpx.post(f"{a.url}/_emulator/clock", data={"advance": 60}, headers=headers)
     assert time.monotonic() - started < 1  # and no longer waited for
+
+
+@pytest.mark.skipif(not POSTGRES, reason="needs FILELINKS_TEST_DATABASE_URL (PostgreSQL)")
+def test_a_clock_change_waits_for_a_live_listener_that_has_not_applied_it(two_hosts):
+    """The fence: a listener whose heartbeat is fresh and that has not applied the change
+    holds the change's response up, until its heartbeat ages out (it never answers)."""
+    a, _ = two_hosts
+    engine = create_engine(normalize_database_url(a.database_url))
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO clock_listeners (id, seen_epoch, heartbeat_at)"
+                " VALUES ('a-silent-process', -1, now())"
+            )
+        )
+    engine.dispose()
+    started = time.monotonic()
+    changed = httpx.post(
+        f"{a.url}/_emulator/clock",
+        data={"advance": 60},
+        headers={"Authorization": f"Bearer {new_key()}"},
+        timeout=30,
+    )
+    took = time.monotonic() - started
+    assert changed.status_code == 200
+    assert ALIVE_SECONDS - 1 <= took < ALIVE_SECONDS + HEARTBEAT_SECONDS + 2
