@@ -78,3 +78,18 @@ def test_a_request_log_entry_that_cannot_be_written_is_counted_as_dropped(tmp_pa
         got = http.get("/v1/file_links", headers=auth())
     assert got.status_code == 200  # the API answers; only its log entry is lost
     assert value("filelinks_request_log_entries_total", outcome="dropped") == dropped + 1
+
+
+def test_a_made_up_method_is_counted_as_other(tmp_path: Path):
+    """Any token is an HTTP method: counting each as its own series would let a client grow
+    the metrics without bound."""
+    settings = settings_for(tmp_path, request_log=False)
+    (tmp_path / "data").mkdir()
+    migrate(settings.resolved_database_url)
+    before = value("filelinks_requests_total", route="/v1/files", method="OTHER", status="404")
+    with TestClient(create_app(settings)) as http:
+        for method in ("BREW", "WHEN", "XYZZY"):
+            assert http.request(method, "/v1/files", headers=auth()).status_code == 404
+    after = value("filelinks_requests_total", route="/v1/files", method="OTHER", status="404")
+    assert after == before + 3
+    assert value("filelinks_requests_total", route="/v1/files", method="BREW", status="404") == 0

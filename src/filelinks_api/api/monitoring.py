@@ -20,6 +20,7 @@ from filelinks_api.logs import ACCESS
 access_log = logging.getLogger(ACCESS)
 
 QUIET_PATHS = frozenset({"/healthz", "/metrics"})
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 router = APIRouter()
 
@@ -45,7 +46,10 @@ class Observer:
         template: str = getattr(route, "path", None) or metrics.UNMATCHED
         method: str = scope["method"]
         if self.count:
-            metrics.observe_request(template, method, status, seconds)
+            # any token is a method to HTTP: one series per made-up method would let a client
+            # grow the metrics without bound
+            known = method if method in HTTP_METHODS else "OTHER"
+            metrics.observe_request(template, known, status, seconds)
             if status == 429:  # the only 429 this service sends is lock_timeout
                 metrics.LOCK_TIMEOUTS.inc()
         path: str = scope["path"]
