@@ -489,8 +489,8 @@ def git_commit(path: Path) -> str:
 
 def make_trees(args: argparse.Namespace) -> list[Tree]:
     """The current service (this checkout, or --service-src) first, then --compare's, or the
-    same service with its request log off (--request-log both) or its metrics off
-    (--metrics both)."""
+    same service with its request log off (--request-log both), its metrics off (--metrics
+    both) or its contents on disk instead of S3 (--storage both)."""
     trees = [Tree(args.service_src.name if args.service_src else "current", args.service_src)]
     base: dict[str, str] = {}
     if args.request_log == "off":
@@ -498,21 +498,14 @@ def make_trees(args: argparse.Namespace) -> list[Tree]:
     if args.metrics == "off":
         base.update(METRICS_OFF)
     trees[0].env = dict(base)
-    if args.request_log == "both":
-        trees = [
-            Tree("log-on", args.service_src, env=dict(base)),
-            Tree("log-off", args.service_src, env={**base, **LOG_OFF}),
-        ]
-    elif args.metrics == "both":
-        trees = [
-            Tree("metrics-on", args.service_src, env=dict(base)),
-            Tree("metrics-off", args.service_src, env={**base, **METRICS_OFF}),
-        ]
-    elif args.storage == "both":
-        trees = [
-            Tree("s3", args.service_src, env={**base, **args.s3_env}),
-            Tree("disk", args.service_src, env=dict(base)),
-        ]
+    pairs = {  # --OPTION both: the same service twice, (label, settings) each
+        "request_log": (("log-on", {}), ("log-off", LOG_OFF)),
+        "metrics": (("metrics-on", {}), ("metrics-off", METRICS_OFF)),
+        "storage": (("s3", args.s3_env), ("disk", {})),
+    }
+    for option, sides in pairs.items():
+        if getattr(args, option) == "both":
+            trees = [Tree(label, args.service_src, env={**base, **env}) for label, env in sides]
     if args.compare:
         label = args.compare.name
         trees.append(Tree(label if label != trees[0].label else "compare", args.compare))

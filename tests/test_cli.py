@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from filelinks_api.config import Settings
-from tests.e2e.conftest import free_port
+from tests.s3 import free_port
 
 
 def run_cli(
