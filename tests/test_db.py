@@ -20,7 +20,8 @@ from sqlalchemy.exc import OperationalError
 
 from filelinks_api.app import create_app
 from filelinks_api.config import Settings
-from filelinks_api.db import Database, is_lock_timeout, migrate, sqlite_path
+from filelinks_api.db import Database, migrate, sqlite_path
+from filelinks_api.failures import is_lock_timeout
 from tests import samples
 from tests.conftest import new_key
 

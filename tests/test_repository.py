@@ -74,7 +74,10 @@ class TestLookups:
             "request_id": "req_1",
         }
         seq = repository.insert_idempotency_key(session, values)
-        repository.update_idempotency_key(session, seq, {"status": 200, "body": b"{}"})
+        assert repository.change_idempotency_claim(
+            session, seq, "req_1", {"status": 200, "body": b"{}"}
+        )
+        assert not repository.change_idempotency_claim(session, seq, "req_1", {"status": 500})
 
         got = repository.get_idempotency_key(session, LIVE, "key-1")
         want = session.execute(select(idempotency_keys).where(idempotency_keys.c.seq == seq)).one()

@@ -7,11 +7,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.responses import Response
 
-from filelinks_api import __version__, dashboard, metrics
+from filelinks_api import __version__, dashboard, failures, metrics
 from filelinks_api.api import controls as emulator
 from filelinks_api.api import docs, file_links, files, health, links, monitoring
 from filelinks_api.api.deps import Runtime
@@ -19,15 +17,20 @@ from filelinks_api.api.idempotency import Replay
 from filelinks_api.api.request_log import LogWriter, RequestLogMiddleware
 from filelinks_api.clock import Clock, SystemClock
 from filelinks_api.config import Settings, load_settings
-from filelinks_api.db import Database, is_lock_timeout, is_unreachable
-from filelinks_api.errors import LockTimeout, ServiceUnavailable
+from filelinks_api.db import Database
 from filelinks_api.repository import Scope
 from filelinks_api.schemas import ErrorEnvelope
 from filelinks_api.services import controls
 from filelinks_api.services.clock_sync import ClockChannel, ClockSync, EpochFile
 from filelinks_api.services.controls import AccountClock, ClockBook
 from filelinks_api.storage import open_storage
-from filelinks_api.wire.envelope import error_response, install_handlers, request_log_url_of
+from filelinks_api.wire.envelope import (
+    error_log,
+    error_response,
+    install_handlers,
+    request_id_of,
+    request_log_url_of,
+)
 from filelinks_api.wire.openapi import SECURITY_SCHEMES
 
 DESCRIPTION = """\
@@ -89,8 +92,8 @@ def create_app(
         observe=monitoring.Observer(count=settings.metrics),
     )
     app.add_exception_handler(Replay, _replay)
-    app.add_exception_handler(DBAPIError, _database_failed)
-    app.add_exception_handler(PoolTimeout, _database_failed)
+    for failure in failures.CLASSIFIED:
+        app.add_exception_handler(failure, _failed)
     # Routes are matched in order: the busiest first (each miss costs a regex match).
     for module in (file_links, links, files, health):
         app.include_router(module.router)
@@ -126,24 +129,21 @@ async def _replay(request: Request, exc: Exception) -> Response:
     return exc.response()
 
 
-async def _database_failed(request: Request, exc: Exception) -> Response:
-    # Contention that did not resolve quickly is Stripe's retryable 429, never a 500; a
-    # database that cannot be reached (or whose pool stayed empty) is a retryable 503; any
-    # other database error is counted, then answered as every unexpected error (a 500).
-    log_url = request_log_url_of(request)
-    if is_lock_timeout(exc):
-        return error_response(LockTimeout(), log_url)
-    if is_unreachable(exc) or isinstance(exc, PoolTimeout):
-        metrics.DATABASE_ERRORS.labels("unreachable").inc()
-        return error_response(DATABASE_UNAVAILABLE, log_url)
-    metrics.DATABASE_ERRORS.labels("other").inc()
-    raise exc
-
-
-DATABASE_UNAVAILABLE = ServiceUnavailable(
-    "The service cannot reach its database right now; retry the request.",
-    headers={"Stripe-Should-Retry": "true"},
-)
+async def _failed(request: Request, exc: Exception) -> Response:
+    # A driver, pool, store or disk failure: classified once (failures.py), answered here,
+    # inside the request log, which records what the client was told.
+    failure = failures.classify(exc, request_id_of(request))
+    if failure.source == "database":
+        metrics.DATABASE_ERRORS.labels(failure.kind.value).inc()
+    if failure.unexpected:
+        error_log.error(
+            "request %s failed: %s %s",
+            request_id_of(request),
+            request.method,
+            request.url.path,
+            exc_info=exc,
+        )
+    return error_response(failure.error, request_log_url_of(request))
 
 
 def app_from_environment() -> FastAPI:

@@ -31,6 +31,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import greenlet_spawn
 
+from filelinks_api.failures import is_lock_timeout
+
 SQLITE_BUSY_TIMEOUT_MS = 5000
 POSTGRES_LOCK_TIMEOUT = "3s"
 # How long connecting to PostgreSQL may take (FILELINKS_DATABASE_TIMEOUT_SECONDS): a host that
@@ -307,37 +309,6 @@ async def _begin_sqlite_write(connection: Connection, timeout: float) -> None:
             connection.close()
             raise
         delay = min(delay * 2, 0.001)
-
-
-_LOCK_ERRORS = ("database is locked", "locknotavailable", "lock timeout", "could not obtain lock")
-
-
-def is_lock_timeout(exc: BaseException) -> bool:
-    """SQLite's busy timeout or PostgreSQL's lock_timeout ran out."""
-    if not isinstance(exc, OperationalError):
-        return False
-    text = f"{type(exc.orig).__name__} {exc.orig}".lower()
-    return any(marker in text for marker in _LOCK_ERRORS)
-
-
-_UNREACHABLE = (
-    "connection timeout",
-    "connection failed",
-    "could not connect",
-    "connection refused",
-    "server closed the connection",
-    "the connection is closed",
-)
-
-
-def is_unreachable(exc: BaseException) -> bool:
-    """The database cannot be reached (down, silent past the connect timeout, or dropped)."""
-    if not isinstance(exc, OperationalError):
-        return False
-    if exc.connection_invalidated:
-        return True
-    text = str(exc.orig).lower()
-    return any(marker in text for marker in _UNREACHABLE)
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -8,6 +8,9 @@ SUPPORT = "Please see https://stripe.com/docs or we can help at https://support.
 class StripeError(Exception):
     status: int = 400
     type: str = "invalid_request_error"
+    # Stripe-Should-Retry, when Stripe sends it: True for what a retry may change (a lock, an
+    # outage, a request in flight), False for a final answer (a 500 is replayed, not redone).
+    should_retry: bool | None = None
 
     def __init__(
         self,
@@ -17,6 +20,7 @@ class StripeError(Exception):
         param: str | None = None,
         status: int | None = None,
         headers: dict[str, str] | None = None,
+        should_retry: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -25,6 +29,8 @@ class StripeError(Exception):
         if status is not None:
             self.status = status
         self.headers = headers or {}
+        if should_retry is not None:
+            self.should_retry = should_retry
 
     def to_dict(self) -> dict[str, str]:
         body: dict[str, str] = {}
@@ -121,13 +127,14 @@ class LockTimeout(StripeError):
             " request. If you see this error frequently and are making multiple concurrent"
             " requests to a single object, make your requests serially or at a lower rate.",
             code="lock_timeout",
-            headers={"Stripe-Should-Retry": "true"},
+            should_retry=True,
         )
 
 
 class ApiError(StripeError):
     status = 500
     type = "api_error"
+    should_retry = False
 
     def __init__(self, request_id: str) -> None:
         super().__init__(
@@ -139,3 +146,4 @@ class ApiError(StripeError):
 class ServiceUnavailable(StripeError):
     status = 503
     type = "api_error"
+    should_retry = True

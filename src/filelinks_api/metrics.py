@@ -55,8 +55,13 @@ LOCK_TIMEOUTS = Counter(
 )
 DATABASE_ERRORS = Counter(
     "filelinks_database_errors",
-    "Requests failed by the database: unreachable (503) or another error (500).",
+    "Requests failed by the database, by kind: lock_timeout (429), unavailable (503), internal (500).",
     ["kind"],
+)
+IDEMPOTENCY_UNSETTLED = Counter(
+    "filelinks_idempotency_unsettled",
+    "Idempotency claims that could not be renewed, stored or released (the database failed);"
+    " such a claim is taken over once its lease lapses.",
 )
 REQUEST_LOG_ENTRIES = Counter(
     "filelinks_request_log_entries",

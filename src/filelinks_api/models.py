@@ -108,7 +108,8 @@ idempotency_keys = Table(
     # sha256 of the decoded parameters (and the uploaded bytes); null until an upload is read
     Column("digest", String(64), nullable=True),
     Column("created", BigInteger, nullable=False),
-    # Wall-clock start, to recognise a claim abandoned by a crashed process.
+    # Wall-clock time its owner last renewed the claim (its lease), to recognise a claim
+    # abandoned by a process that died mid-request.
     Column("started_at", Float, nullable=False),
     Column("status", Integer, nullable=True),  # null while the first request is executing
     Column("body", LargeBinary, nullable=True),

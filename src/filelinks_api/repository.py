@@ -261,9 +261,6 @@ _INSERT_IDEMPOTENCY_KEY = insert(idempotency_keys).returning(idempotency_keys.c.
 _UPDATE_FILE_LINK = (
     update(file_links).where(file_links.c.seq == bindparam("row_seq")).returning(*file_links.c)
 )
-_UPDATE_IDEMPOTENCY_KEY = update(idempotency_keys).where(
-    idempotency_keys.c.seq == bindparam("row_seq")
-)
 
 
 def _lookup(session: Executor, lookup: _Lookup[_Row], scope: Scope, value: str) -> _Row | None:
@@ -474,8 +471,22 @@ def take_over_idempotency_key(
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def update_idempotency_key(session: Executor, seq: int, values: dict[str, Any]) -> None:
-    session.execute(_UPDATE_IDEMPOTENCY_KEY, {"row_seq": seq, **values})
+def change_idempotency_claim(
+    session: Executor, seq: int, owner: str, values: dict[str, Any] | None
+) -> bool:
+    """Update the owner's claim with `values` (its response, a renewed lease) or, with None,
+    delete it; False when the claim is no longer `owner`'s (its lease lapsed and another
+    request took it over)."""
+    owned = (
+        idempotency_keys.c.seq == seq,
+        idempotency_keys.c.request_id == owner,
+        idempotency_keys.c.status.is_(None),
+    )
+    if values is None:
+        result = session.execute(delete(idempotency_keys).where(*owned))
+    else:
+        result = session.execute(update(idempotency_keys).where(*owned).values(**values))
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 def delete_idempotency_key(session: Executor, seq: int) -> None:

@@ -21,6 +21,7 @@ from filelinks_api.errors import (
     RouteNotFound,
     StripeError,
 )
+from filelinks_api.wire.envelope import error_response
 from tests.api.helpers import bearer, check_request_log_url, upload
 
 REQUEST_ID = re.compile(r"^req_[A-Za-z0-9]{14}$")
@@ -386,7 +387,11 @@ class TestErrorValues:
     def test_lock_timeout_is_a_retryable_429(self) -> None:
         error = LockTimeout()
         assert (error.status, error.code) == (429, "lock_timeout")
-        assert error.headers == {"Stripe-Should-Retry": "true"}
+        assert error_response(error).headers["Stripe-Should-Retry"] == "true"
+
+    def test_api_error_is_final(self) -> None:
+        # a 500 is replayed for its key, so a retry would only get it again
+        assert error_response(ApiError("req_x")).headers["Stripe-Should-Retry"] == "false"
 
     def test_api_error_names_the_request(self) -> None:
         error = ApiError("req_abcdefghijklmn")

@@ -9,6 +9,7 @@ one write transaction, stores the rendered response with the key in it, and comm
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -18,8 +19,8 @@ from starlette.responses import Response
 
 from filelinks_api import metrics
 from filelinks_api.api.deps import Call
-from filelinks_api.db import is_lock_timeout
-from filelinks_api.errors import ApiError, LockTimeout, StripeError
+from filelinks_api.errors import StripeError
+from filelinks_api.failures import classify, keeps_result
 from filelinks_api.repository import Executor
 from filelinks_api.services import idempotency
 from filelinks_api.services.idempotency import Claim, Stored
@@ -76,6 +77,23 @@ class Idempotent:
             raise Replay(outcome, self.key)
         self.claim = outcome
 
+    async def keep_lease(self) -> None:
+        """Renew the claim while the request works (a task, cancelled when it ends): most
+        requests end long before the first renewal."""
+        while True:
+            await asyncio.sleep(idempotency.RENEW_EVERY)
+            claim = self.claim
+            if claim is None:
+                return
+            try:
+                if not await self.call.db.write(idempotency.renew, claim):
+                    return  # taken over: store() will refuse this request's answer
+            except Exception as exc:  # the next renewal may succeed; the lease says how long
+                metrics.IDEMPOTENCY_UNSETTLED.inc()
+                log.warning(
+                    "could not renew the idempotency claim of %s: %s", claim.request_id, exc
+                )
+
     async def respond(self, work: Callable[[Executor], dict[str, Any]]) -> Response:
         """Run `work` (it returns the Stripe object) in one write transaction, store its
         response with the key in the same transaction, commit, answer."""
@@ -94,21 +112,18 @@ class Idempotent:
         return Response(body, media_type="application/json", headers=headers)
 
     async def fail(self, error: StripeError) -> None:
-        """Store the error as the key's answer; a 429 is not stored (a retry may succeed)."""
+        """Settle the key after `error`: a final answer (failures.keeps_result) is stored and
+        replayed; a retryable one releases the key, so the SDK's retry runs the request."""
         claim = self.claim
         if claim is None:
             return
         self.claim = None
         db = self.call.db
-        try:
-            if error.status == 429:
-                await db.write(idempotency.release, claim)
-            else:
-                body = error_body(error, request_log_url_of(self.call.request))
-                await db.write(idempotency.store, claim, error.status, body)
-        except Exception:  # the original error still goes to the client; the claim is
-            # abandoned and taken over after idempotency.ABANDONED_AFTER
-            log.exception("could not record the idempotent outcome of %s", self.request_id)
+        if keeps_result(error):
+            body = error_body(error, request_log_url_of(self.call.request))
+            await db.write(idempotency.store, claim, error.status, body)
+        else:
+            await db.write(idempotency.release, claim)
 
 
 @asynccontextmanager
@@ -116,15 +131,25 @@ async def idempotent(call: Call[Any]) -> AsyncIterator[Idempotent]:
     """Claim the request's key (if it has one) around a write."""
     key = call.request.headers.get("idempotency-key")
     idem = Idempotent(call, key)
+    lease: asyncio.Task[None] | None = None
     if key is not None:
         idempotency.check_key(key)
         await idem.take()
+        lease = asyncio.get_running_loop().create_task(idem.keep_lease())
     try:
         yield idem
-    except StripeError as error:
-        await idem.fail(error)
+    except Replay:
         raise
     except Exception as exc:
-        if not isinstance(exc, Replay):
-            await idem.fail(LockTimeout() if is_lock_timeout(exc) else ApiError(idem.request_id))
+        error = exc if isinstance(exc, StripeError) else classify(exc, idem.request_id).error
+        try:
+            await idem.fail(error)
+        except Exception as settling:
+            # The client still gets the first failure. The claim stays until its lease runs
+            # out (idempotency.LEASE_SECONDS), then a retry takes it over.
+            metrics.IDEMPOTENCY_UNSETTLED.inc()
+            log.warning("could not settle idempotency key of %s: %s", idem.request_id, settling)
         raise
+    finally:
+        if lease is not None:
+            lease.cancel()

@@ -12,13 +12,17 @@ because the key is in flight (409).
 uploaded file. Keys are scoped to the account (with any connected account) and the mode, and
 pruned 24 hours after first use, after which they behave as new.
 
-Limits: a claim left behind by a process killed mid-request is taken over after
-`ABANDONED_AFTER` seconds, so a retry within that window gets the retryable 409.
+A claim is a lease: its owner renews it every `RENEW_EVERY` seconds while it works, and a
+claim not renewed for `LEASE_SECONDS` (its process died mid-request) is taken over by the
+next retry. Until then a retry gets the retryable 409 with a `Retry-After` that the SDKs
+honour, so their default retries land after the lease. An owner whose claim was taken over
+cannot store its answer: its transaction rolls back, and at most one request's work commits.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,7 +37,8 @@ from filelinks_api.repository import Executor, Scope
 
 MAX_KEY_LENGTH = 255
 TTL_SECONDS = 24 * 60 * 60
-ABANDONED_AFTER = 60.0
+LEASE_SECONDS = 2.0
+RENEW_EVERY = 0.5
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class Claim:
 
     seq: int
     request_id: str
+    key: str
 
 
 def digest(params: Mapping[str, Any], file_sha256: str | None = None) -> str:
@@ -106,7 +112,7 @@ def claim(
             },
         )
         if seq is not None:
-            return Claim(seq=seq, request_id=request_id)
+            return Claim(seq=seq, request_id=request_id, key=key)
         # another request claimed it first (PostgreSQL; SQLite writers are serialized)
         existing = repository.get_idempotency_key(session, scope, key)
         if existing is None:  # pragma: no cover - claimed and pruned in between
@@ -129,13 +135,15 @@ def _judge(
             f" '{key}' if you meant to execute a different request."
         )
     if existing.status is None or existing.body is None:
-        if time.time() - existing.started_at < ABANDONED_AFTER:
-            raise in_use(key)
-        # The process that claimed it died before answering; its work never committed.
+        left = existing.started_at + LEASE_SECONDS - time.time()
+        if left > 0:
+            raise in_use(key, retry_after=left)
+        # The owner stopped renewing its lease (its process died): its work never committed,
+        # and if it is only slow, it can no longer commit (store() refuses it).
         if repository.take_over_idempotency_key(
             session, existing.seq, existing.started_at, time.time(), request_id, params_digest
         ):
-            return Claim(seq=existing.seq, request_id=request_id)
+            return Claim(seq=existing.seq, request_id=request_id, key=key)
         raise in_use(key)
     if existing.digest is not None and existing.digest != params_digest:
         raise IdempotencyError(
@@ -146,26 +154,38 @@ def _judge(
     return Stored(status=existing.status, body=existing.body, request_id=existing.request_id)
 
 
-def in_use(key: str) -> IdempotencyError:
+def in_use(key: str, *, retry_after: float = LEASE_SECONDS) -> IdempotencyError:
     return IdempotencyError(
         "There is currently another in-progress request using this Idempotent Key (that"
         " probably means you submitted twice, and the other request is still going through):"
         f" {key}. Please try again later.",
         code="idempotency_key_in_use",
         status=409,
-        headers={"Stripe-Should-Retry": "true"},
+        should_retry=True,
+        headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
     )
 
 
 def store(session: Executor, claim: Claim, status: int, body: bytes) -> None:
-    """Save the response; the caller commits it together with the endpoint's work."""
-    repository.update_idempotency_key(session, claim.seq, {"status": status, "body": body})
+    """Save the response; the caller commits it together with the endpoint's work. Raises
+    the 409 (and so rolls the work back) if the claim was taken over meanwhile."""
+    if not repository.change_idempotency_claim(
+        session, claim.seq, claim.request_id, {"status": status, "body": body}
+    ):
+        raise in_use(claim.key)
+
+
+def renew(session: Executor, claim: Claim) -> bool:
+    """Extend the claim's lease; False if it was taken over. The caller commits."""
+    return repository.change_idempotency_claim(
+        session, claim.seq, claim.request_id, {"started_at": time.time()}
+    )
 
 
 def release(session: Executor, claim: Claim) -> None:
-    """Forget the claim (the request was refused before executing, or timed out on a lock):
-    the client may retry the key. The caller commits."""
-    repository.delete_idempotency_key(session, claim.seq)
+    """Forget the claim (the request failed in a way a retry may change): the client may
+    retry the key. The caller commits."""
+    repository.change_idempotency_claim(session, claim.seq, claim.request_id, None)
 
 
 def prune(session: Executor, now: int) -> int:

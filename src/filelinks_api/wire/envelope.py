@@ -25,12 +25,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from filelinks_api.clock import today
 from filelinks_api.errors import (
-    ApiError,
     InvalidRequestError,
     RequestTimeout,
     RouteNotFound,
     StripeError,
 )
+from filelinks_api.failures import classify
 from filelinks_api.ids import request_id
 from filelinks_api.wire.version import version_in_effect
 
@@ -86,10 +86,13 @@ def request_log_url_of(request: Request) -> str | None:
 
 
 def error_response(error: StripeError, request_log_url: str | None = None) -> Response:
+    headers = error.headers
+    if error.should_retry is not None:
+        headers = {**headers, "Stripe-Should-Retry": "true" if error.should_retry else "false"}
     return Response(
         error_body(error, request_log_url),
         status_code=error.status,
-        headers=error.headers,
+        headers=headers,
         media_type="application/json",
     )
 
@@ -208,11 +211,13 @@ class StripeMiddleware:
                 await self.app(scope, receive_in_time, send_with_headers)
         except ClientDisconnect:
             status = status or 499
-        except Exception:
-            error_log.exception("request %s failed: %s %s", rid, scope["method"], scope["path"])
+        except Exception as exc:
+            failure = classify(exc, rid)
+            if failure.unexpected or status != 0:
+                error_log.exception("request %s failed: %s %s", rid, scope["method"], scope["path"])
             if status == 0:
-                failure = error_response(ApiError(rid), state.get("request_log_url"))
-                await failure(scope, receive, send_with_headers)
+                answer = error_response(failure.error, state.get("request_log_url"))
+                await answer(scope, receive, send_with_headers)
             else:
                 raise
         finally:
