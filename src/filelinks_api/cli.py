@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import tempfile
+from pathlib import Path
 from types import FrameType
 
 from sqlalchemy.engine import make_url
@@ -167,7 +168,7 @@ STRIPE_HTTP = "filelinks_api.wire.protocol:StripeHttpToolsProtocol"
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     config = logging_config(args.log_level, args.log_format or settings.log_format)
-    metrics_dir = _metrics_dir() if settings.metrics else None
+    metrics_dir = _metrics_dir(settings.data_dir) if settings.metrics else None
     try:
         import uvicorn
 
@@ -200,11 +201,14 @@ def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-def _metrics_dir() -> str:
+def _metrics_dir(data_dir: Path) -> str:
     """A fresh directory for prometheus-client's multiprocess mode, set in the environment
     before any worker (or this process) imports it: every worker counts into its own files
-    there, and /metrics adds them up."""
-    path = tempfile.mkdtemp(prefix="filelinks-metrics-")
+    there, and /metrics adds them up. In the data dir, not TMPDIR: the files are memory-mapped
+    and sparse, and a write into a page that a full file system cannot back kills the worker
+    (SIGBUS); a small or shared TMPDIR (a container's tmpfs) fills up far sooner."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = tempfile.mkdtemp(prefix="metrics-", dir=data_dir)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
     return path
 

@@ -16,6 +16,7 @@ sqlite3's busy handler; reads have an autocommit engine of their own and never w
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -31,7 +32,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import greenlet_spawn
 
-from filelinks_api.failures import is_lock_timeout
+from filelinks_api.errors import LockTimeout
+from filelinks_api.failures import DatabaseTimeout, is_lock_timeout
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 POSTGRES_LOCK_TIMEOUT = "3s"
@@ -89,8 +91,9 @@ def create_async_db_engine(
     """PostgreSQL through psycopg's AsyncConnection; reads in autocommit (no BEGIN and
     ROLLBACK round trips)."""
     isolation = {"isolation_level": "AUTOCOMMIT"} if reads else {}
+    pool = {**_ASYNC_POOL, "pool_timeout": connect_timeout}
     engine = create_async_engine(
-        url, connect_args=_pg_connect_args(connect_timeout), **_ASYNC_POOL, **_JSON, **isolation
+        url, connect_args=_pg_connect_args(connect_timeout), **pool, **_JSON, **isolation
     )
     _set_lock_timeout(engine.sync_engine)
     return engine
@@ -98,8 +101,19 @@ def create_async_db_engine(
 
 def _pg_connect_args(connect_timeout: float) -> dict[str, Any]:
     # libpq's connect_timeout covers the whole startup, a server that never answers included;
-    # it counts whole seconds (at least 2).
-    return {"connect_timeout": max(2, int(connect_timeout + 0.999))}
+    # it counts whole seconds (at least 2). Keepalives and tcp_user_timeout make the kernel
+    # give up on a pooled connection whose peer vanished (a cut link, a dead host) instead of
+    # waiting for TCP's own 15 minutes; a peer that acknowledges and never answers is bounded
+    # by Database's timeout around each unit of work.
+    seconds = max(2, int(connect_timeout + 0.999))
+    return {
+        "connect_timeout": seconds,
+        "keepalives": 1,
+        "keepalives_idle": seconds,
+        "keepalives_interval": 1,
+        "keepalives_count": 3,
+        "tcp_user_timeout": seconds * 1000,
+    }
 
 
 def _set_lock_timeout(engine: Engine) -> None:
@@ -165,10 +179,15 @@ class Database:
     def __init__(self, url: str, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> None:
         self.url = url
         self.connect_timeout = _pg_connect_args(connect_timeout)["connect_timeout"]
+        # How long one unit of work may take on PostgreSQL before the request gets its 503.
+        self.timeout = float(self.connect_timeout)
         self.engine = create_db_engine(url, connect_timeout=connect_timeout)
         # How long a write waits for SQLite's lock before the lock timeout (Stripe's 429).
         self.write_timeout = SQLITE_BUSY_TIMEOUT_MS / 1000
         self._async: tuple[AsyncEngine, AsyncEngine] | None = None
+        self._writer_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
         self._read: Engine
         self._write: Engine
         if url.startswith("sqlite"):
@@ -188,23 +207,34 @@ class Database:
     async def read(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """`work(connection, *args)` on an autocommit connection."""
         if self._async is not None:
-            result: T = await greenlet_spawn(_read_unit, self._read, work, args, kwargs)
-            return result
-        return _read_unit(self._read, work, args, kwargs)
+            return await self._bounded(_read_unit, self._read, work, args, kwargs)
+        return _read_unit(self._read, work, args, kwargs, _NEVER)
 
     async def write(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """`work(connection, *args)` in a transaction, committed if it returns."""
         if self._async is not None:
-            result: T = await greenlet_spawn(_write_unit, self._write, work, args, kwargs)
-            return result
-        connection = self._write.connect()
+            return await self._bounded(_write_unit, self._write, work, args, kwargs)
+        # SQLite has one writer at a time: this process's writers queue here, holding no
+        # pooled connection while they wait, and only the head of the queue polls for the
+        # lock other processes may hold.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.write_timeout
         try:
-            await _begin_sqlite_write(connection, self.write_timeout)
-            result = work(connection, *args, **kwargs)
-            connection.commit()
-            return result
+            async with asyncio.timeout_at(deadline):
+                await self._writer_turn(loop).acquire()
+        except TimeoutError:
+            raise LockTimeout() from None
+        try:
+            connection = self._write.connect()
+            try:
+                await _begin_sqlite_write(connection, deadline)
+                result = work(connection, *args, **kwargs)
+                connection.commit()
+                return result
+            finally:
+                connection.close()  # rolls back what was not committed
         finally:
-            connection.close()  # rolls back what was not committed
+            self._writer_turn(loop).release()
 
     async def append(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """`work(connection, *args)` for rows that need no transaction around them, each
@@ -214,9 +244,34 @@ class Database:
         the lock is taken with BEGIN IMMEDIATE either way, and one commit for the batch is
         cheaper than one per statement."""
         if self._async is not None:
-            result: T = await greenlet_spawn(_autocommit_unit, self._write, work, args, kwargs)
-            return result
+            return await self._bounded(_autocommit_unit, self._write, work, args, kwargs)
         return await self.write(work, *args, **kwargs)
+
+    def _writer_turn(self, loop: asyncio.AbstractEventLoop) -> asyncio.Lock:
+        lock = self._writer_locks.get(loop)
+        if lock is None:
+            lock = self._writer_locks[loop] = asyncio.Lock()
+        return lock
+
+    async def _bounded(
+        self, unit: _Unit[T], engine: Engine, work: Work[..., T], args: Any, kwargs: Any
+    ) -> T:
+        """One unit of work on PostgreSQL, answered within `timeout`: a database that stops
+        answering (a silent link: the kernel acknowledges, nothing comes back) gets the
+        request its 503 in time. The unit goes on in its task until the link answers or
+        fails; marked abandoned, it rolls back instead of committing, so the client's retry
+        is the only one to apply the request."""
+        abandoned = _Abandoned()
+        task = asyncio.ensure_future(greenlet_spawn(unit, engine, work, args, kwargs, abandoned))
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await asyncio.shield(task)
+        except TimeoutError:
+            abandoned.flag = True
+            task.add_done_callback(_reap_abandoned)
+            raise DatabaseTimeout(
+                f"no answer from the database within {self.timeout:g} s"
+            ) from None
 
     @property
     def is_postgres(self) -> bool:
@@ -257,38 +312,65 @@ class Database:
             self._write.dispose()
 
 
-def _read_unit(engine: Engine, work: Work[..., T], args: Any, kwargs: Any) -> T:
+class _Abandoned:
+    """Set when the request stopped waiting for its unit of work."""
+
+    flag = False
+
+
+_NEVER = _Abandoned()
+_Unit = Callable[[Engine, "Work[..., T]", Any, Any, _Abandoned], T]
+
+
+def _read_unit(engine: Engine, work: Work[..., T], args: Any, kwargs: Any, _: _Abandoned) -> T:
     with engine.connect() as connection:
         return work(connection, *args, **kwargs)
 
 
-def _write_unit(engine: Engine, work: Work[..., T], args: Any, kwargs: Any) -> T:
-    with engine.begin() as connection:
-        return work(connection, *args, **kwargs)
+def _write_unit(
+    engine: Engine, work: Work[..., T], args: Any, kwargs: Any, abandoned: _Abandoned
+) -> T:
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        result = work(connection, *args, **kwargs)
+        if abandoned.flag:  # the client was told 503: its retry applies the request
+            raise DatabaseTimeout("abandoned before its commit")
+        transaction.commit()
+        return result
 
 
-def _autocommit_unit(engine: Engine, work: Work[..., T], args: Any, kwargs: Any) -> T:
+def _autocommit_unit(
+    engine: Engine, work: Work[..., T], args: Any, kwargs: Any, _: _Abandoned
+) -> T:
     # the isolation level goes back to the engine's when the connection returns to the pool
     with engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT")
         return work(connection, *args, **kwargs)
 
 
+def _reap_abandoned(task: asyncio.Future[Any]) -> None:
+    # imported here: `serve` imports this module before it sets prometheus_client's
+    # multiprocess directory, which must come first (metrics.py)
+    from filelinks_api import metrics
+
+    if not task.cancelled() and task.exception() is not None:
+        metrics.DATABASE_ERRORS.labels("abandoned").inc()
+
+
 def _select_one(connection: Connection) -> None:
     connection.execute(text("SELECT 1"))
 
 
-async def _begin_sqlite_write(connection: Connection, timeout: float) -> None:
+async def _begin_sqlite_write(connection: Connection, deadline: float) -> None:
     """BEGIN IMMEDIATE without blocking the event loop while another process holds the lock.
 
     sqlite3 waits for a lock inside its busy handler, sleeping with the whole worker stopped:
     with two workers, one writer froze every request of the other worker for milliseconds (42%
     of samples in a write profile). Here BEGIN IMMEDIATE fails at once instead, and is retried
-    after an `asyncio.sleep` while the worker serves other requests, for up to `timeout`; then
-    the lock timeout (429).
+    after an `asyncio.sleep` while the worker serves other requests, until `deadline` (the
+    loop's time); then the lock timeout (429).
     """
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
     delay = 0.0001
     while True:
         try:
@@ -298,16 +380,8 @@ async def _begin_sqlite_write(connection: Connection, timeout: float) -> None:
             if connection.in_transaction():
                 connection.rollback()
             if not is_lock_timeout(exc) or loop.time() + delay > deadline:
-                connection.close()
                 raise
-        except BaseException:
-            connection.close()
-            raise
-        try:
-            await asyncio.sleep(delay)
-        except BaseException:  # cancelled while waiting
-            connection.close()
-            raise
+        await asyncio.sleep(delay)
         delay = min(delay * 2, 0.001)
 
 

@@ -43,7 +43,11 @@ class Failure:
 
 # The exception classes `classify` knows besides StripeError: the app installs one handler
 # for them, inside the request log (so the log records the answer the client got).
-CLASSIFIED: tuple[type[Exception], ...] = (DBAPIError, PoolTimeout, OSError, TimeoutError)
+CLASSIFIED: tuple[type[Exception], ...] = (DBAPIError, PoolTimeout, OSError)
+
+
+class DatabaseTimeout(TimeoutError):
+    """A unit of work on PostgreSQL got no answer within the database timeout."""
 
 
 def database_unavailable() -> ServiceUnavailable:
@@ -73,7 +77,7 @@ def classify(exc: BaseException, request_id: str) -> Failure:
         return Failure(kind, exc, "service")
     if is_lock_timeout(exc):
         return Failure(Kind.LOCK_TIMEOUT, LockTimeout(), "database")
-    if is_unreachable(exc) or isinstance(exc, PoolTimeout):
+    if is_unreachable(exc) or isinstance(exc, (PoolTimeout, DatabaseTimeout)):
         return Failure(Kind.UNAVAILABLE, database_unavailable(), "database")
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return Failure(Kind.UNAVAILABLE, disk_full(), "disk")

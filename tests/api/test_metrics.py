@@ -59,11 +59,11 @@ def test_an_unreachable_database_is_counted(tmp_path: Path):
     settings = settings_for(
         tmp_path, database_url=f"postgresql://postgres@127.0.0.1:{port}/x", request_log=False
     )
-    before = value("filelinks_database_errors_total", kind="unreachable")
+    before = value("filelinks_database_errors_total", kind="unavailable")
     with TestClient(create_app(settings)) as http:
         got = http.get("/v1/file_links", headers=auth())
     assert got.status_code == 503
-    assert value("filelinks_database_errors_total", kind="unreachable") == before + 1
+    assert value("filelinks_database_errors_total", kind="unavailable") == before + 1
 
 
 def test_a_request_log_entry_that_cannot_be_written_is_counted_as_dropped(tmp_path: Path):

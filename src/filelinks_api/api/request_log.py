@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from filelinks_api import metrics
+from filelinks_api import failures, metrics
+from filelinks_api.failures import Kind
 from filelinks_api.repository import Scope as AccountScope
 from filelinks_api.services import request_log
 
@@ -76,16 +77,27 @@ class LogWriter:
         self._flushing: asyncio.Task[None] | None = None  # held: a running task needs a reference
 
     async def add(self, entry: dict[str, Any], scope: AccountScope) -> None:
+        """Returns once the entry has committed; raises if it could not be written."""
         loop = asyncio.get_running_loop()
         # one future per request: a request cancelled while it waits cancels only its own
         committed: asyncio.Future[None] = loop.create_future()
+        self._enqueue(entry, scope, committed)
+        await committed
+
+    def add_later(self, entry: dict[str, Any], scope: AccountScope) -> None:
+        """Write the entry with the next batch, without waiting for it."""
+        self._enqueue(entry, scope, None)
+
+    def _enqueue(
+        self, entry: dict[str, Any], scope: AccountScope, committed: asyncio.Future[None] | None
+    ) -> None:
         pending = self._pending
         pending.entries.append(entry)
         pending.scopes.append(scope)
-        pending.waiters.append(committed)
+        if committed is not None:
+            pending.waiters.append(committed)
         if self._flushing is None:
-            self._flushing = loop.create_task(self._flush())
-        await committed
+            self._flushing = asyncio.get_running_loop().create_task(self._flush())
 
     async def _flush(self) -> None:
         try:
@@ -97,18 +109,7 @@ class LogWriter:
                     if self._since_prune[scope] >= self._every:
                         self._since_prune[scope] = 0
                         prune.append(scope)
-                failure: Exception | None = None
-                try:
-                    pruned = await self.runtime.db.append(
-                        request_log.record, batch.entries, keep=self.keep, prune=prune
-                    )
-                except Exception as exc:
-                    failure = exc
-                    metrics.REQUEST_LOG_ENTRIES.labels("dropped").inc(len(batch.entries))
-                else:
-                    metrics.REQUEST_LOG_ENTRIES.labels("written").inc(len(batch.entries))
-                    if pruned:
-                        metrics.REQUEST_LOG_ENTRIES.labels("pruned").inc(pruned)
+                failure = await self._write(batch.entries, prune)
                 for waiter in batch.waiters:
                     if not waiter.done():
                         if failure is None:
@@ -117,6 +118,28 @@ class LogWriter:
                             waiter.set_exception(failure)
         finally:
             self._flushing = None
+
+    async def _write(
+        self, entries: list[dict[str, Any]], prune: list[AccountScope]
+    ) -> Exception | None:
+        """Commit a batch; None, or why it (or part of it) could not be written. A batch
+        refused for its content (not an outage) is written entry by entry, so one bad entry
+        never costs the others theirs."""
+        db = self.runtime.db
+        try:
+            pruned = await db.append(request_log.record, entries, keep=self.keep, prune=prune)
+        except Exception as exc:
+            if len(entries) == 1 or failures.classify(exc, "").kind is not Kind.INTERNAL:
+                metrics.REQUEST_LOG_ENTRIES.labels("dropped").inc(len(entries))
+                return exc
+            failure: Exception | None = None
+            for entry in entries:
+                failure = await self._write([entry], []) or failure
+            return failure
+        metrics.REQUEST_LOG_ENTRIES.labels("written").inc(len(entries))
+        if pruned:
+            metrics.REQUEST_LOG_ENTRIES.labels("pruned").inc(pruned)
+        return None
 
 
 class RequestLogMiddleware:
@@ -152,14 +175,18 @@ class RequestLogMiddleware:
             await self.app(scope, receive, capture)
         except Exception:
             captured.status = captured.status or 500  # the outer middleware answers it
-            await self._record(scope, captured, started)
+            await self._record(scope, captured, started, wait=False)
             raise
-        await self._record(scope, captured, started)
+        # A retryable failure (an outage, a lock) goes out at once: its entry is written when
+        # the database lets it, never holding the answer the client will retry on.
+        await self._record(scope, captured, started, wait=captured.status not in (429, 503))
         # Status line, headers and body together: one wake-up for the client, not two.
         for message in held:
             await send(message)
 
-    async def _record(self, scope: Scope, captured: _Captured, started: float) -> None:
+    async def _record(
+        self, scope: Scope, captured: _Captured, started: float, *, wait: bool
+    ) -> None:
         state = scope.get("state", {})
         context: LogContext | None = state.get("log")
         if context is None:
@@ -167,12 +194,16 @@ class RequestLogMiddleware:
         try:
             entry = self._entry(scope, context, captured, started)
         except Exception:
+            metrics.REQUEST_LOG_ENTRIES.labels("dropped").inc()
             log.exception("could not record request %s in the request log", state.get("request_id"))
+            return
+        if not wait:
+            self.writer.add_later(entry, context.scope)
             return
         try:
             await self.writer.add(entry, context.scope)
-        except Exception:
-            log.exception("could not record request %s in the request log", entry["id"])
+        except Exception as exc:  # counted as dropped by the writer; the answer still goes out
+            log.warning("request %s is missing from the request log: %s", entry["id"], exc)
 
     @staticmethod
     def _entry(

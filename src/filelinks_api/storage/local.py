@@ -1,11 +1,12 @@
 """Contents on local disk: `tmp/` for staged uploads, `objects/<last 2 chars>/<file id>`.
 
-The methods are async for the interface's sake but do their disk work inline: a 64 KiB read
-or a rename is cheaper than a threadpool hop (see api/download.py).
+Reads and small disk work run inline: a 64 KiB read is cheaper than a threadpool hop (see
+api/download.py). Putting an upload in place (its fsyncs) runs in a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import re
@@ -47,9 +48,9 @@ class LocalStaged:
         return self._hash.hexdigest()
 
     def finish(self) -> None:
+        # no fsync here: only the copy that is kept needs one (LocalStorage.commit, in a
+        # thread); a copy on its way to S3 needs none
         if self._fp is not None:
-            self._fp.flush()
-            os.fsync(self._fp.fileno())
             self._fp.close()
             self._fp = None
 
@@ -119,11 +120,9 @@ class LocalStorage:
 
     async def commit(self, staged: StagedFile, file_id: str) -> None:
         assert isinstance(staged, LocalStaged)
-        staged.finish()
         target = self.path_for(file_id)
-        target.parent.mkdir(exist_ok=True)
-        os.replace(staged.path, target)
-        _fsync_dir(target.parent)
+        # fsyncs of up to 200 MB: in a thread, so the worker's other requests go on
+        await asyncio.to_thread(_put_in_place, staged, target)
         staged.stored_as = file_id
 
     async def open(
@@ -163,7 +162,15 @@ def _read_range(fp: IO[bytes], start: int, end: int | None) -> Iterator[bytes]:
             yield chunk
 
 
-def _fsync_dir(path: Path) -> None:
+def _put_in_place(staged: LocalStaged, target: Path) -> None:
+    staged.finish()
+    _fsync(staged.path)
+    target.parent.mkdir(exist_ok=True)
+    os.replace(staged.path, target)
+    _fsync(target.parent)
+
+
+def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -117,6 +117,9 @@ class S3Storage:
             client_options={
                 "allow_http": bool(location.endpoint and location.endpoint.startswith("http:")),
                 "connect_timeout": f"{TIMEOUT_SECONDS}s",
+                # each request, not only its connection: a store that stops answering is a
+                # 503 after TIMEOUT_SECONDS (obstore's default is 30 s)
+                "timeout": f"{TIMEOUT_SECONDS}s",
             },
             # a store that does not answer is a 503 within seconds, not a request that hangs
             retry_config={
@@ -138,7 +141,21 @@ class S3Storage:
 
     async def commit(self, staged: StagedFile, file_id: str) -> None:
         assert isinstance(staged, LocalStaged)
-        staged.finish()
+        staged.finish()  # a scratch copy, not fsynced: the store makes the bytes durable
+        try:
+            await self._put(staged, file_id)
+        except (NotFoundError, FileNotFoundError):
+            # NoSuchBucket: the bucket went away behind our back. Create it again, as `serve`
+            # does at start, and put once more; if that fails too, the retryable 503.
+            await self._recreate_bucket()
+            try:
+                await self._put(staged, file_id)
+            except (NotFoundError, FileNotFoundError) as exc:
+                raise StoreUnavailable(f"bucket {self.location.bucket!r} is missing") from exc
+        staged.stored_as = file_id
+        staged.discard()  # the local copy; the store has the bytes now
+
+    async def _put(self, staged: LocalStaged, file_id: str) -> None:
         try:
             await obstore.put_async(
                 self.store,
@@ -148,10 +165,16 @@ class S3Storage:
                 chunk_size=PART,
                 max_concurrency=PARTS_IN_FLIGHT,
             )
+        except (NotFoundError, FileNotFoundError):
+            raise
         except ObstoreError as exc:
             raise StoreUnavailable(_first_line(exc)) from None
-        staged.stored_as = file_id
-        staged.discard()  # the local copy; the store has the bytes now
+
+    async def _recreate_bucket(self) -> None:
+        try:
+            await asyncio.to_thread(check_store, self.location)
+        except SettingsError as exc:
+            raise StoreUnavailable(str(exc).removeprefix("FILELINKS_STORAGE_URL: ")) from None
 
     async def open(
         self, file_id: str, start: int = 0, end: int | None = None
