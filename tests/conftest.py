@@ -24,6 +24,8 @@ from filelinks_api.config import Settings, normalize_database_url
 from filelinks_api.db import Database, migrate
 from tests.s3 import Moto, start_moto
 
+pytest_plugins = ["tests.error_log_guard", "pytester"]
+
 BACKENDS = ["sqlite"]
 if os.environ.get("FILELINKS_TEST_DATABASE_URL"):
     BACKENDS.append("postgresql")

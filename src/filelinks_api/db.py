@@ -28,7 +28,7 @@ from alembic.config import Config
 from psycopg import sql
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import greenlet_spawn
 
@@ -323,6 +323,14 @@ _Unit = Callable[[Engine, "Work[..., T]", Any, Any, _Abandoned], T]
 
 
 def _read_unit(engine: Engine, work: Work[..., T], args: Any, kwargs: Any, _: _Abandoned) -> T:
+    try:
+        with engine.connect() as connection:
+            return work(connection, *args, **kwargs)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    # A pooled connection found dead (the database restarted, a link was cut): the pool has
+    # dropped its other connections of that age too; a read is simply run again on a new one.
     with engine.connect() as connection:
         return work(connection, *args, **kwargs)
 
@@ -330,9 +338,33 @@ def _read_unit(engine: Engine, work: Work[..., T], args: Any, kwargs: Any, _: _A
 def _write_unit(
     engine: Engine, work: Work[..., T], args: Any, kwargs: Any, abandoned: _Abandoned
 ) -> T:
+    try:
+        return _write_once(engine, work, args, kwargs, abandoned)
+    except _DeadBeforeCommit:
+        # Nothing was committed (the connection was dead before the COMMIT was sent): run the
+        # unit again on a new connection, once. A failure during the COMMIT is not retried.
+        pass
+    try:
+        return _write_once(engine, work, args, kwargs, abandoned)
+    except _DeadBeforeCommit as dead:
+        raise dead.__cause__ from None  # type: ignore[misc]
+
+
+class _DeadBeforeCommit(Exception):
+    pass
+
+
+def _write_once(
+    engine: Engine, work: Work[..., T], args: Any, kwargs: Any, abandoned: _Abandoned
+) -> T:
     with engine.connect() as connection:
         transaction = connection.begin()
-        result = work(connection, *args, **kwargs)
+        try:
+            result = work(connection, *args, **kwargs)
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise _DeadBeforeCommit from exc
+            raise
         if abandoned.flag:  # the client was told 503: its retry applies the request
             raise DatabaseTimeout("abandoned before its commit")
         transaction.commit()

@@ -242,6 +242,7 @@ class TestBodies:
         assert envelope(got, 413)["type"] == "invalid_request_error"
 
 
+@pytest.mark.expect_error_log
 class TestUnexpectedException:
     @pytest.fixture
     def crashing(self, app: FastAPI, api_key: str) -> Iterator[TestClient]:

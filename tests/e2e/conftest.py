@@ -42,6 +42,36 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
+# Every server started in this process, for the guard below.
+STARTED: list[Server] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_tracebacks_in_server_logs(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The e2e side of tests/error_log_guard.py: a test fails when a server logged a
+    traceback while it ran, unless it is marked `expect_error_log`."""
+    sizes = {id(server): _size(server.log) for server in STARTED}
+    yield
+    if request.node.get_closest_marker("expect_error_log") is not None:
+        return
+    for server in STARTED:
+        try:
+            with open(server.log, "rb") as log:
+                log.seek(sizes.get(id(server), 0))
+                new = log.read().decode(errors="replace")
+        except FileNotFoundError:  # its temporary directory is gone with its test
+            continue
+        if "Traceback (most recent call last)" in new:
+            pytest.fail(f"server {server.url} logged a traceback during the test:\n{new[-4000:]}")
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
 def start_server(
     data_dir: Path,
     *,
@@ -78,6 +108,7 @@ def start_server(
         log=log,
         database_url=database_url or f"sqlite:///{data_dir / 'filelinks.db'}",
     )
+    STARTED.append(server)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:

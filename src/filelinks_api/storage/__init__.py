@@ -30,7 +30,11 @@ def open_storage(settings: Settings) -> Storage:
         return LocalStorage(settings.files_dir)
     from filelinks_api.storage.s3 import S3Storage, s3_location
 
-    return S3Storage(s3_location(settings), staging=settings.files_dir / "tmp")
+    return S3Storage(
+        s3_location(settings),
+        staging=settings.files_dir / "tmp",
+        timeout=settings.database_timeout_seconds,
+    )
 
 
 __all__ = [

@@ -96,8 +96,11 @@ def s3_location(settings: Settings, environ: Mapping[str, str] | None = None) ->
 
 
 class S3Storage:
-    def __init__(self, location: S3Location, *, staging: Path) -> None:
+    def __init__(
+        self, location: S3Location, *, staging: Path, timeout: float = TIMEOUT_SECONDS
+    ) -> None:
         self.location = location
+        self.timeout = timeout
         self.tmp = staging
         self.description = location.url
         config: dict[str, Any] = {
@@ -116,15 +119,15 @@ class S3Storage:
             config=config,  # type: ignore[arg-type]
             client_options={
                 "allow_http": bool(location.endpoint and location.endpoint.startswith("http:")),
-                "connect_timeout": f"{TIMEOUT_SECONDS}s",
+                "connect_timeout": f"{timeout:g}s",
                 # each request, not only its connection: a store that stops answering is a
-                # 503 after TIMEOUT_SECONDS (obstore's default is 30 s)
-                "timeout": f"{TIMEOUT_SECONDS}s",
+                # 503 after FILELINKS_DATABASE_TIMEOUT_SECONDS (obstore's default is 30 s)
+                "timeout": f"{timeout:g}s",
             },
             # a store that does not answer is a 503 within seconds, not a request that hangs
             retry_config={
                 "max_retries": 2,
-                "retry_timeout": dt.timedelta(seconds=TIMEOUT_SECONDS),
+                "retry_timeout": dt.timedelta(seconds=timeout),
                 "backoff": {
                     "init_backoff": dt.timedelta(milliseconds=100),
                     "max_backoff": dt.timedelta(seconds=1),
@@ -172,7 +175,7 @@ class S3Storage:
 
     async def _recreate_bucket(self) -> None:
         try:
-            await asyncio.to_thread(check_store, self.location)
+            await asyncio.to_thread(check_store, self.location, timeout=self.timeout)
         except SettingsError as exc:
             raise StoreUnavailable(str(exc).removeprefix("FILELINKS_STORAGE_URL: ")) from None
 
