@@ -60,18 +60,19 @@ class AuthenticationError(StripeError):
     status = 401
 
 
+class PermissionDenied(StripeError):
+    status = 403
+
+
 PUBLISHABLE_KEY = (
     "This API call cannot be made with a publishable API key. Please use a secret API key. You"
     " can find a list of your API keys at https://dashboard.stripe.com/account/apikeys."
 )
 
 
-def publishable_key_refused() -> AuthenticationError:
-    return AuthenticationError(PUBLISHABLE_KEY, code="secret_key_required")
-
-
-class PermissionDenied(StripeError):
-    status = 403
+def publishable_key_refused() -> PermissionDenied:
+    """A 403 (the SDKs' permission error) since at least 2023; it was a 401 in 2016."""
+    return PermissionDenied(PUBLISHABLE_KEY, code="secret_key_required")
 
 
 class RouteNotFound(StripeError):

@@ -128,7 +128,7 @@ class TestAuthentication:
 
     def test_publishable_key_on_a_secret_endpoint(self, anonymous: TestClient) -> None:
         got = anonymous.get("/v1/file_links", headers={"Authorization": "Bearer pk_test_abc"})
-        error = envelope(got, 401)
+        error = envelope(got, 403)
         assert (error["code"], error["doc_url"]) == (
             "secret_key_required",
             "https://stripe.com/docs/error-codes/secret-key-required",
@@ -277,7 +277,7 @@ def sample_requests(client: TestClient) -> list[httpx.Response]:
         client.get("/v1/nope"),  # 404 route
         client.get("/v1/file_links/link_missing"),  # 404 resource
         client.get("/v1/file_links?foo=1"),  # 400
-        client.get("/v1/file_links", headers={"Authorization": "Bearer pk_test_x"}),  # 401
+        client.get("/v1/file_links", headers={"Authorization": "Bearer pk_test_x"}),  # 403
     ]
 
 

@@ -507,7 +507,7 @@ class TestCreateFileWithLink:
             fields={"file_link_data[create]": "true"},
             headers={"Authorization": "Bearer pk_test_" + "a" * 24},
         )
-        error = error_of(response, 401)
+        error = error_of(response, 403)
         assert error["code"] == "secret_key_required"
         assert error["message"].startswith(
             "This API call cannot be made with a publishable API key."
@@ -520,7 +520,7 @@ class TestCreateFileWithLink:
         assert file["links"]["data"] == []
         # ... but may read nothing back
         response = client.get(f"/v1/files/{file['id']}", headers=bearer(pk))
-        assert error_of(response, 401)["code"] == "secret_key_required"
+        assert error_of(response, 403)["code"] == "secret_key_required"
 
     @pytest.mark.parametrize("offset", [0, -1, -86_400])
     def test_expires_at_must_be_in_the_future(self, client, clock, unchanged, offset):

@@ -168,7 +168,7 @@ class TestNotStored:
     def test_an_authentication_failure_leaves_the_key_free(self, client):
         file_id = upload(client).json()["id"]
         denied = post_link(client, file_id, {**keyed("k-6"), **bearer("pk_test_abc")})
-        assert denied.status_code == 401
+        assert denied.status_code == 403
         assert post_link(client, file_id, keyed("k-6")).status_code == 200
 
     def test_get_ignores_the_header(self, client):
