@@ -48,12 +48,21 @@ class ResourceMissing(StripeError):
     NAMES = {"file": "file upload", "file_link": "file link", "request_log": "request log entry"}
 
     @classmethod
-    def for_object(cls, kind: str, object_id: str, *, param: str) -> ResourceMissing:
+    def for_object(
+        cls, kind: str, object_id: str, *, param: str, other_mode: bool | None = None
+    ) -> ResourceMissing:
+        """`other_mode`: the livemode of an object of the caller's account with that id, when
+        only the other mode has one; Stripe then says so, naming both modes."""
         status = 404 if param == "id" else 400
         name = cls.NAMES.get(kind, kind)
-        return cls(
-            f"No such {name}: '{object_id}'", code="resource_missing", param=param, status=status
-        )
+        message = f"No such {name}: '{object_id}'"
+        if other_mode is not None:
+            there, here = ("live", "test") if other_mode else ("test", "live")
+            message += (
+                f"; a similar object exists in {there} mode, but a {here} mode key was used to"
+                " make this request."
+            )
+        return cls(message, code="resource_missing", param=param, status=status)
 
 
 class AuthenticationError(StripeError):

@@ -248,7 +248,37 @@ class TestCreateFileLink:
 
         response = post_link(client, test_file, bearer(live_key))
 
-        assert invalid_request(response)["code"] == "resource_missing"
+        error = invalid_request(response)
+        assert (error["code"], error["param"]) == ("resource_missing", "file")
+        assert error["message"] == (
+            f"No such file upload: '{test_file}'; a similar object exists in test mode, but a"
+            " live mode key was used to make this request."
+        )
+
+    def test_a_link_of_the_other_mode_is_named_in_the_message(self, client, app, settings):
+        test_key, live_key = new_key("test"), new_key("live")
+        app.state.runtime.settings = settings.model_copy(
+            update={"api_keys": {test_key: "acct_shared", live_key: "acct_shared"}}
+        )
+        live = create_link(client, new_file(client, headers=bearer(live_key)), bearer(live_key))
+        suffix = (
+            "; a similar object exists in live mode, but a test mode key was used to make this"
+            " request."
+        )
+        as_test = bearer(test_key)
+        for response in (
+            client.get(f"/v1/file_links/{live['id']}", headers=as_test),
+            client.post(f"/v1/file_links/{live['id']}", data={"metadata[a]": "b"}, headers=as_test),
+        ):
+            error = invalid_request(response, 404)
+            assert error["message"] == f"No such file link: '{live['id']}'" + suffix
+            assert error["param"] == "id"
+        listed = client.get("/v1/file_links", params={"ending_before": live["id"]}, headers=as_test)
+        error = invalid_request(listed)
+        assert (error["param"], error["message"]) == (
+            "ending_before",
+            f"No such file link: '{live['id']}'" + suffix,
+        )
 
     @pytest.mark.parametrize("offset", [-1, 0])
     def test_expires_at_must_be_strictly_in_the_future(self, client, clock, file_id, offset):

@@ -629,6 +629,36 @@ class TestModes:
         assert live_mode.get("/v1/files").json()["data"] == []
         assert [f["id"] for f in test_mode.get("/v1/files").json()["data"]] == [file["id"]]
 
+    def test_a_file_of_the_other_mode_is_named_in_the_message(self, make_client):
+        test_key, live_key = "sk_test_" + "t" * 24, "sk_live_" + "l" * 24
+        keys = {test_key: "acct_1Shared", live_key: "acct_1Shared"}
+        test_mode = make_client(test_key, api_keys=keys)
+        live_mode = make_client(live_key, api_keys=keys)
+        test_file, live_file = uploaded(test_mode)["id"], uploaded(live_mode)["id"]
+        # Stripe's suffix (docs/stripe-behavior.md §9): integrations look for it in their logs.
+        for path in (f"/v1/files/{test_file}", f"/v1/files/{test_file}/contents"):
+            assert error_of(live_mode.get(path), 404) == {
+                "code": "resource_missing",
+                "doc_url": "https://stripe.com/docs/error-codes/resource-missing",
+                "message": f"No such file upload: '{test_file}'; a similar object exists in test"
+                " mode, but a live mode key was used to make this request.",
+                "param": "id",
+                "type": "invalid_request_error",
+            }
+        assert error_of(test_mode.get(f"/v1/files/{live_file}"), 404)["message"] == (
+            f"No such file upload: '{live_file}'; a similar object exists in live mode, but a"
+            " test mode key was used to make this request."
+        )
+        cursor = live_mode.get("/v1/files", params={"starting_after": test_file})
+        assert error_of(cursor)["message"].endswith("but a live mode key was used to make this request.")
+        missing = error_of(test_mode.get("/v1/files/file_nowhere"), 404)["message"]
+        assert missing == "No such file upload: 'file_nowhere'"
+
+    def test_another_accounts_file_gets_no_mode_suffix(self, client, other_client):
+        file = uploaded(client)
+        message = error_of(other_client.get(f"/v1/files/{file['id']}"), 404)["message"]
+        assert message == f"No such file upload: '{file['id']}'"
+
     def test_connected_account_files_are_separate(self, client):
         file = uploaded(client)
         connected = {"Stripe-Account": "acct_1Connected"}

@@ -25,6 +25,7 @@ from filelinks_api.purposes import LINK_ON_UPLOAD_PURPOSES, PURPOSES, expires_at
 from filelinks_api.repository import Executor, Page, Scope
 from filelinks_api.schemas import CreateFileParams, ListFilesParams
 from filelinks_api.services import file_links
+from filelinks_api.services.missing import missing
 from filelinks_api.services.pager import list_page
 from filelinks_api.storage import StagedFile, Storage
 from filelinks_api.wire.params import expansions
@@ -180,7 +181,7 @@ def for_download(session: Executor, scope: Scope, file_id: str, *, now: int) -> 
 def _get(session: Executor, scope: Scope, file_id: str) -> FileRow:
     file = repository.get_file(session, scope, file_id)
     if file is None:
-        raise ResourceMissing.for_object("file", file_id, param="id")
+        raise missing(session, scope, "file", file_id, param="id")
     return file
 
 
