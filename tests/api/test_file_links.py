@@ -704,6 +704,12 @@ class TestListFileLinks:
             "url": "/v1/file_links",
         }
 
+    def test_a_list_body_has_stripes_key_order(self, client, file_id):
+        create_link(client, file_id)
+        # As Stripe's docs print a list (docs/stripe-behavior.md §13), for snapshot tests.
+        assert list(client.get("/v1/file_links").json()) == ["object", "url", "has_more", "data"]
+        assert list(client.get("/v1/files").json()) == ["object", "url", "has_more", "data"]
+
     def test_empty_account_gives_an_empty_list(self, client):
         listing = client.get("/v1/file_links").json()
 
@@ -794,6 +800,11 @@ class TestListFileLinks:
             invalid_request(client.get("/v1/file_links", params={"limit": limit}))["param"]
             == "limit"
         )
+
+    @pytest.mark.parametrize("limit", ["0", "-1"])
+    def test_limit_below_1_gets_stripes_minimum_message(self, client, limit):
+        error = invalid_request(client.get("/v1/file_links", params={"limit": limit}))
+        assert error["message"] == "This value must be greater than or equal to 1."
 
     def test_limit_must_be_an_integer(self, client):
         error = invalid_request(client.get("/v1/file_links", params={"limit": "ten"}))

@@ -683,7 +683,7 @@ class TestListFiles:
         clock.advance(1)
         second = uploaded(client)
         body = client.get("/v1/files").json()
-        assert list(body) == ["object", "data", "has_more", "url"]
+        assert list(body) == ["object", "url", "has_more", "data"]  # as the docs print it
         assert body["object"] == "list"
         assert body["url"] == "/v1/files"
         assert body["has_more"] is False
