@@ -225,7 +225,24 @@ INVALID_BODY = (
 class TestBodies:
     def test_json_body(self, client: TestClient) -> None:
         got = client.post("/v1/file_links", json={"file": "file_x"})
-        assert envelope(got, 400) == {"message": INVALID_BODY, "type": "invalid_request_error"}
+        assert envelope(got, 400) == {
+            "message": "Invalid request (check that your POST content type is"
+            " application/x-www-form-urlencoded). If you have any questions, we can help at"
+            " https://support.stripe.com/.",
+            "type": "invalid_request_error",
+        }
+
+    def test_unsupported_content_type(self, client: TestClient) -> None:
+        got = client.post(
+            "/v1/file_links",
+            content=b"file=file_x",
+            headers={"Content-Type": "text/plain; charset=utf-8"},
+        )
+        assert envelope(got, 400) == {
+            "message": "Invalid request: unsupported Content-Type text/plain; charset=utf-8. If"
+            " error persists and you need assistance, please contact support@stripe.com.",
+            "type": "invalid_request_error",
+        }
 
     def test_urlencoded_upload(self, client: TestClient) -> None:
         got = client.post("/v1/files", data={"purpose": "dispute_evidence"})

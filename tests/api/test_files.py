@@ -369,11 +369,31 @@ class TestCreateFileValidation:
             "type": "invalid_request_error",
         }
 
-    def test_urlencoded_body_is_refused(self, client):
+    def test_file_as_a_urlencoded_string_is_an_invalid_hash(self, client):
+        # What stripe-ruby's body `purpose=identity_document&file=FILE%3Asuccess.png` got
         response = client.post(
             "/v1/files", data={"purpose": "dispute_evidence", "file": "@/tmp/a.pdf"}
         )
+        assert error_of(response) == {
+            "message": "Invalid hash",
+            "param": "file",
+            "type": "invalid_request_error",
+        }
+        assert client.get("/v1/files").json()["data"] == []
+
+    def test_file_as_a_urlencoded_hash_is_refused(self, client):
+        # stripe-node 22's broken upload sent `file[data]`, `file[name]`, `file[type]`
+        body = "purpose=dispute_evidence&file[data][0]=37&file[name]=a.pdf&file[type]=x"
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        response = client.post("/v1/files", content=body, headers=form)
         assert error_of(response) == {"message": INVALID_BODY, "type": "invalid_request_error"}
+
+    def test_json_body_is_refused_with_stripes_hint(self, client):
+        response = client.post("/v1/files", json={"purpose": "dispute_evidence"})
+        assert error_of(response)["message"].startswith(
+            "Invalid request (check that your POST content type is"
+            " application/x-www-form-urlencoded)."
+        )
 
     def test_body_without_content_type_is_refused(self, client):
         response = client.post("/v1/files", content=b"purpose=dispute_evidence")

@@ -349,10 +349,15 @@ class TestReadParams:
     def test_json_body_is_refused(self, wire_client: TestClient) -> None:
         got = wire_client.post("/params", json={"a": "1"})
         assert error_body(got, 400) == {
-            "message": "Invalid request (check your POST parameters): For assistance, contact"
-            " support at https://support.stripe.com/contact/.",
+            "message": "Invalid request (check that your POST content type is"
+            " application/x-www-form-urlencoded). If you have any questions, we can help at"
+            " https://support.stripe.com/.",
             "type": "invalid_request_error",
         }
+
+    def test_json_content_type_without_a_body_is_no_body(self, wire_client: TestClient) -> None:
+        got = wire_client.post("/params", headers={"Content-Type": "application/json"})
+        assert got.json() == {}
 
     def test_declared_body_over_the_limit_is_a_413(self, wire_client: TestClient) -> None:
         got = wire_client.post(

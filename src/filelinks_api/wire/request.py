@@ -187,6 +187,29 @@ INVALID_BODY = (
     "Invalid request (check your POST parameters): For assistance, contact support at"
     " https://support.stripe.com/contact/."
 )
+JSON_BODY = (
+    "Invalid request (check that your POST content type is application/x-www-form-urlencoded)."
+    " If you have any questions, we can help at https://support.stripe.com/."
+)
+
+
+def unsupported_body(content_type: str) -> InvalidRequestError:
+    """Stripe's answers to a body that is neither form-encoded nor multipart."""
+    if content_type.partition(";")[0].strip().lower() == "application/json":
+        return InvalidRequestError(JSON_BODY)
+    return InvalidRequestError(
+        f"Invalid request: unsupported Content-Type {content_type}. If error persists and you"
+        " need assistance, please contact support@stripe.com."
+    )
+
+
+def not_an_upload(data: Mapping[str, Any]) -> InvalidRequestError:
+    """A form-encoded body sent where an upload (multipart) belongs: a `file` sent as a plain
+    string is "Invalid hash" on `file`, as a multipart field would be; anything else Stripe's
+    generic refusal."""
+    if isinstance(data.get("file"), str):
+        return InvalidRequestError("Invalid hash", param="file")
+    return InvalidRequestError(INVALID_BODY)
 
 
 @dataclass
@@ -227,12 +250,12 @@ async def read_params(request: Request, body_limit: int, upload: Upload | None =
         except BaseException:
             _discard(form.file)
             raise
-    if upload is not None:
-        raise InvalidRequestError(INVALID_BODY)
     raw = await read_body(request, body_limit)
     if raw and content_type not in (b"application/x-www-form-urlencoded", b""):
-        raise InvalidRequestError(INVALID_BODY)
+        raise unsupported_body(request.headers.get("content-type", ""))
     pairs += query_pairs(raw)
+    if upload is not None:
+        raise not_an_upload(decode_pairs(pairs))
     return Params(decode_pairs(pairs))
 
 
