@@ -21,6 +21,9 @@ class Purpose:
     expires_in_days: int | None
     uploadable: bool
     linkable: bool  # a file link may point at it; its `url` is non-null
+    # The upload table's "Downloadable: When uploaded by Connect platform": `url` and the
+    # contents only for a file a platform uploaded into a connected account (`Stripe-Account`).
+    platform_download: bool = False
 
 
 _IMAGES = ("jpg", "png")
@@ -34,7 +37,15 @@ PURPOSES: dict[str, Purpose] = {
         Purpose("business_logo", (*_IMAGES, "gif"), 512 * KB, None, True, True),
         Purpose("customer_signature", (*_IMAGES, "svg"), 4 * MB, 7, True, True),
         Purpose("dispute_evidence", ("pdf", *_IMAGES), 5 * MB, 270, True, True),
-        Purpose("identity_document", ("pdf", *_IMAGES), 32 * MB, None, True, False),
+        Purpose(
+            "identity_document",
+            ("pdf", *_IMAGES),
+            32 * MB,
+            None,
+            True,
+            False,
+            platform_download=True,
+        ),
         Purpose("issuing_regulatory_reporting", ("json",), 256 * KB, 730, True, True),
         Purpose("pci_document", ("pdf",), 16 * MB, None, True, True),
         Purpose("platform_terms_of_service", ("pdf", "txt", "md"), 64 * MB, None, True, False),
@@ -69,3 +80,10 @@ LINK_ON_UPLOAD_PURPOSES: tuple[str, ...] = tuple(p for p in UPLOAD_PURPOSES if P
 def expires_at(purpose: str, created: int) -> int | None:
     days = PURPOSES[purpose].expires_in_days
     return None if days is None else created + days * DAY
+
+
+def downloadable(purpose: str, *, by_platform: bool) -> bool:
+    """Whether a file's contents may be read back (its `url` is non-null): the upload table's
+    Downloadable column; Stripe-generated linkable purposes too, as a link serves them."""
+    found = PURPOSES[purpose]
+    return found.linkable or (found.platform_download and by_platform)

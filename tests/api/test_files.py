@@ -670,7 +670,9 @@ class TestModes:
             " test mode key was used to make this request."
         )
         cursor = live_mode.get("/v1/files", params={"starting_after": test_file})
-        assert error_of(cursor)["message"].endswith("but a live mode key was used to make this request.")
+        assert error_of(cursor)["message"].endswith(
+            "but a live mode key was used to make this request."
+        )
         missing = error_of(test_mode.get("/v1/files/file_nowhere"), 404)["message"]
         assert missing == "No such file upload: 'file_nowhere'"
 
@@ -1012,6 +1014,21 @@ class TestFileContents:
         error = error_of(client.get(f"/v1/files/{file['id']}/contents"))
         assert error["param"] == "id"
         assert "identity_document" in error["message"]
+
+    def test_an_identity_document_a_platform_uploaded_can_be_downloaded(self, client):
+        # "Downloadable: When uploaded by Connect platform" (docs/stripe-behavior.md §11)
+        connected = {"Stripe-Account": "acct_1Connected"}
+        content = samples.png()
+        file = uploaded(client, content, "id.png", purpose="identity_document", headers=connected)
+        assert file["url"] == f"http://testserver/v1/files/{file['id']}/contents"
+        response = client.get(f"/v1/files/{file['id']}/contents", headers=connected)
+        assert response.status_code == 200, response.text
+        assert response.content == content
+        again = client.get(f"/v1/files/{file['id']}", headers=connected).json()
+        assert again["url"] == file["url"]
+        # ... still not linkable: the link purposes are Stripe's list, which leaves it out
+        refused = client.post("/v1/file_links", data={"file": file["id"]}, headers=connected)
+        assert error_of(refused)["param"] == "file"
 
     def test_unknown_parameter(self, client, stored):
         file, _ = stored

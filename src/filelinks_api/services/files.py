@@ -21,7 +21,7 @@ from filelinks_api import ids, repository
 from filelinks_api.clock import expired
 from filelinks_api.errors import InvalidRequestError, ResourceMissing, publishable_key_refused
 from filelinks_api.models import FileLinkRow, FileRow, files
-from filelinks_api.purposes import LINK_ON_UPLOAD_PURPOSES, PURPOSES, expires_at
+from filelinks_api.purposes import LINK_ON_UPLOAD_PURPOSES, PURPOSES, downloadable, expires_at
 from filelinks_api.repository import Executor, Page, Scope
 from filelinks_api.schemas import CreateFileParams, ListFilesParams
 from filelinks_api.services import file_links
@@ -29,6 +29,7 @@ from filelinks_api.services.missing import missing
 from filelinks_api.services.pager import list_page
 from filelinks_api.storage import StagedFile, Storage
 from filelinks_api.wire.params import expansions
+from filelinks_api.wire.request import uploaded_by_platform
 
 EXPANDABLE: Mapping[str, Any] = {"links": {}}
 
@@ -170,7 +171,7 @@ def for_download(session: Executor, scope: Scope, file_id: str, *, now: int) -> 
     file = _get(session, scope, file_id)
     if expired(file.expires_at, now):
         raise ResourceMissing.for_object("file", file_id, param="id")
-    if not PURPOSES[file.purpose].linkable:
+    if not downloadable(file.purpose, by_platform=uploaded_by_platform(scope.account)):
         raise InvalidRequestError(
             f"The contents of files with purpose '{file.purpose}' can't be downloaded.",
             param="id",

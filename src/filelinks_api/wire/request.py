@@ -53,6 +53,12 @@ class Caller:
     publishable: bool = False
 
 
+def uploaded_by_platform(account: str) -> bool:
+    """Whether an account namespace is a connected account reached by its platform
+    (`Stripe-Account`), as `authenticate` builds them."""
+    return "/" in account
+
+
 def mask_key(key: str) -> str:
     """Stripe's masking: the first min(8, len-24) characters and the last 4 stay visible."""
     keep_head = min(8, max(0, len(key) - 24))
