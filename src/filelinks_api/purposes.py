@@ -1,4 +1,5 @@
-"""Stripe's file purposes: who may upload, link and download them, their types, sizes, expiry.
+"""Stripe's file purposes: who may upload, link and download them, their types, sizes, expiry,
+and the content rules Stripe states for some (a dispute PDF's pages, an ID image's size).
 
 From Stripe's file upload guide (reference §6). Sizes are decimal megabytes, as Stripe prints
 them (its 4.194304MB limit is 4,194,304 bytes). Expiry is in days; None means never.
@@ -24,6 +25,8 @@ class Purpose:
     # The upload table's "Downloadable: When uploaded by Connect platform": `url` and the
     # contents only for a file a platform uploaded into a connected account (`Stripe-Account`).
     platform_download: bool = False
+    max_pages: int | None = None  # a PDF of more pages is refused
+    max_dimension: int | None = None  # an image's width and height must be smaller
 
 
 _IMAGES = ("jpg", "png")
@@ -36,7 +39,7 @@ PURPOSES: dict[str, Purpose] = {
         Purpose("business_icon", (*_IMAGES, "gif"), 512 * KB, None, True, True),
         Purpose("business_logo", (*_IMAGES, "gif"), 512 * KB, None, True, True),
         Purpose("customer_signature", (*_IMAGES, "svg"), 4 * MB, 7, True, True),
-        Purpose("dispute_evidence", ("pdf", *_IMAGES), 5 * MB, 270, True, True),
+        Purpose("dispute_evidence", ("pdf", *_IMAGES), 5 * MB, 270, True, True, max_pages=50),
         Purpose(
             "identity_document",
             ("pdf", *_IMAGES),
@@ -45,6 +48,7 @@ PURPOSES: dict[str, Purpose] = {
             True,
             False,
             platform_download=True,
+            max_dimension=8000,
         ),
         Purpose("issuing_regulatory_reporting", ("json",), 256 * KB, 730, True, True),
         Purpose("pci_document", ("pdf",), 16 * MB, None, True, True),
@@ -69,6 +73,33 @@ PURPOSES: dict[str, Purpose] = {
         Purpose("selfie", (), None, None, False, True),
         Purpose("sigma_scheduled_query", (), None, None, False, True),
     )
+}
+
+# Stripe's MIME type of each `type` (the upload guide's table).
+MIME_TYPES = {
+    "apk": "application/vnd.android.package-archive",
+    "csv": "text/csv",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "gif": "image/gif",
+    "html": "text/html",
+    "ico": "image/vnd.microsoft.icon",
+    "jpg": "image/jpeg",
+    "json": "application/json",
+    "jsonl": "application/jsonl",
+    "md": "text/markdown",
+    "pdf": "application/pdf",
+    "pem": "application/x-pem-file",
+    "png": "image/png",
+    "svg": "image/svg+xml",
+    "tiff": "image/tiff",
+    "tsv": "text/tab-separated-values",
+    "txt": "text/plain",
+    "webp": "image/webp",
+    "xls": "application/vnd.ms-excel",
+    "xlsm": "application/vnd.ms-excel.sheet.macroEnabled.12",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "xml": "application/xml",
+    "zip": "application/zip",
 }
 
 ALL_PURPOSES: tuple[str, ...] = tuple(sorted(PURPOSES))

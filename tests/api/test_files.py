@@ -201,24 +201,42 @@ class TestCreateFile:
         assert uploaded(client, content, filename, purpose=purpose)["type"] == kind
 
     @pytest.mark.parametrize(
-        ("purpose", "content", "filename", "kind"),
+        ("purpose", "content", "filename", "mimetypes"),
         [
-            ("dispute_evidence", b"just some text\n", "notes.txt", "txt"),
-            ("dispute_evidence", samples.docx(), "a.docx", "docx"),
-            ("issuing_regulatory_reporting", samples.pdf(), "a.pdf", "pdf"),
-            ("pci_document", samples.png(), "a.png", "png"),
-            ("business_logo", samples.pdf(), "a.pdf", "pdf"),
-            ("terminal_android_apk", samples.docx(), "a.apk", "docx"),
+            (
+                "dispute_evidence",
+                b"just some text\n",
+                "notes.txt",
+                "application/pdf, image/jpeg, image/png",
+            ),
+            (
+                "dispute_evidence",
+                samples.docx(),
+                "a.docx",
+                "application/pdf, image/jpeg, image/png",
+            ),
+            ("issuing_regulatory_reporting", samples.pdf(), "a.pdf", "application/json"),
+            ("pci_document", samples.png(), "a.png", "application/pdf"),
+            ("business_logo", samples.pdf(), "a.pdf", "image/jpeg, image/png, image/gif"),
+            (
+                "terminal_android_apk",
+                samples.docx(),
+                "a.apk",
+                "application/vnd.android.package-archive",
+            ),
         ],
     )
     def test_refuses_a_type_its_purpose_does_not_accept(
-        self, client, unchanged, purpose, content, filename, kind
+        self, client, unchanged, purpose, content, filename, mimetypes
     ):
+        # Stripe's words, its mimetypes in the upload guide's order (docs/stripe-behavior.md §10)
         error = error_of(upload(client, content, filename, purpose=purpose))
-        assert error["type"] == "invalid_request_error"
-        assert error["param"] == "file"
-        assert f"'{kind}'" in error["message"]
-        assert purpose in error["message"]
+        assert error == {
+            "message": "We don't currently support that file type. Try uploading a file with one"
+            f" of the following mimetypes: {mimetypes}.",
+            "param": "file",
+            "type": "invalid_request_error",
+        }
         unchanged()
 
     def test_type_comes_from_the_content_not_the_extension(self, client):
@@ -238,7 +256,82 @@ class TestCreateFile:
 
     def test_csv_without_its_extension_is_text(self, client):
         error = error_of(upload(client, samples.csv(), "data", purpose="tax_document_user_upload"))
-        assert "'txt'" in error["message"]
+        assert error["message"].startswith("We don't currently support that file type.")
+        assert error["message"].endswith(
+            "application/pdf, text/csv, image/jpeg, image/png, application/vnd.openxmlformats-"
+            "officedocument.spreadsheetml.sheet, application/vnd.openxmlformats-officedocument."
+            "wordprocessingml.document."
+        )
+
+    def test_a_dispute_pdf_of_more_than_50_pages_is_refused(self, client, unchanged):
+        for packed in (False, True):
+            content = samples.pdf_pages(51, packed=packed)
+            error = error_of(upload(client, content, "long.pdf"))
+            assert error == {
+                "message": "The file you uploaded was too long. Please upload a file with fewer"
+                " than 50 pages.",
+                "param": "file",
+                "type": "invalid_request_error",
+            }
+        unchanged()
+
+    def test_a_dispute_pdf_of_50_pages_is_accepted(self, client):
+        # Stripe took one of exactly 50 pages (docs/stripe-behavior.md §10)
+        assert uploaded(client, samples.pdf_pages(50, updated=True))["type"] == "pdf"
+
+    def test_other_purposes_have_no_page_limit(self, client):
+        file = uploaded(client, samples.pdf_pages(60), purpose="pci_document")
+        assert file["size"] > 0
+
+    @pytest.mark.parametrize(
+        "content",
+        [
+            b"%PDF-1.7\n" + b"1 0 obj << /Type /Page >> " * 3,  # no endobj anywhere
+            b"%PDF-1.4\n9999999999 0 obj\n<< /Type /ObjStm /First 99999999 /Filter /FlateDecode"
+            b" >>\nstream\n\x78\x9c garbage\nendstream\nendobj\n",
+            b"%PDF-1.4\n1 0 obj\n<< /Type /ObjStm /N 2 /First 4 /Filter /FlateDecode >>\nstream\n"
+            + __import__("zlib").compress(b"x y 5 /Type /Page")
+            + b"\nendstream\nendobj\n",
+            b"%PDF-" + bytes(range(256)) * 40,
+            b"%PDF-1.4\n"
+            + b"%d 0 obj << /Type /Page >> endobj\n" % 1 * 60,  # one object, rewritten
+        ],
+    )
+    def test_odd_pdfs_never_fail_the_upload(self, client, content):
+        assert uploaded(client, content, "odd.pdf")["type"] == "pdf"
+
+    @pytest.mark.parametrize(
+        ("content", "filename"),
+        [
+            (samples.png_header(8000, 10), "wide.png"),
+            (samples.png_header(10, 9000), "tall.png"),
+            (samples.jpeg_sized(8000, 8000, exif=4000), "big.jpg"),
+        ],
+    )
+    def test_an_identity_image_of_8000px_or_more_is_refused(
+        self, client, unchanged, content, filename
+    ):
+        error = error_of(upload(client, content, filename, purpose="identity_document"))
+        assert error["param"] == "file"
+        assert "smaller than 8,000px by 8,000px" in error["message"]
+        unchanged()
+
+    @pytest.mark.parametrize(
+        ("content", "filename"),
+        [
+            (samples.png_header(7999, 7999), "ok.png"),
+            (samples.jpeg_sized(4000, 3000, exif=60_000), "photo.jpg"),
+            (samples.jpeg(), "no-frame.jpg"),  # no size to read: nothing refused
+            (b"\xff\xd8\xff\xe1\xff\xff" + b"\x00" * 10, "cut.jpg"),  # a length past the end
+        ],
+    )
+    def test_an_identity_image_within_the_limit_or_unreadable_is_accepted(
+        self, client, content, filename
+    ):
+        assert uploaded(client, content, filename, purpose="identity_document")["size"] > 0
+
+    def test_other_purposes_have_no_dimension_limit(self, client):
+        assert uploaded(client, samples.png_header(9000, 9000), "b.png", purpose="business_logo")
 
     @pytest.mark.parametrize(
         ("sent", "stored"),
