@@ -34,6 +34,62 @@ def pdf(text: str = "hello", pad: int = 0) -> bytes:
     return out.getvalue()
 
 
+def pdf_pages(count: int, *, packed: bool = False, updated: bool = False) -> bytes:
+    """A PDF of `count` pages. `packed`: the page objects sit in a compressed object stream
+    (PDF 1.5 on). `updated`: an incremental update rewrites every page object after the
+    original (each page then appears twice in the file, once per revision)."""
+    kids = " ".join(f"{3 + i} 0 R" for i in range(count))
+    catalog = b"<< /Type /Catalog /Pages 2 0 R >>"
+    tree = f"<< /Type /Pages /Kids [{kids}] /Count {count} >>".encode()
+    pages = [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>" for _ in range(count)]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n")
+    out.write(b"1 0 obj\n" + catalog + b"\nendobj\n2 0 obj\n" + tree + b"\nendobj\n")
+    if packed:
+        bodies = b""
+        header = b""
+        for index, body in enumerate(pages):
+            header += b"%d %d " % (3 + index, len(bodies))
+            bodies += body + b"\n"
+        content = zlib.compress(header + bodies)
+        out.write(
+            b"%d 0 obj\n<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>\n"
+            % (3 + count, count, len(header), len(content))
+            + b"stream\n"
+            + content
+            + b"\nendstream\nendobj\n"
+        )
+    else:
+        for index, body in enumerate(pages):
+            out.write(b"%d 0 obj\n" % (3 + index) + body + b"\nendobj\n")
+    out.write(b"trailer << /Root 1 0 R >>\n%%EOF\n")
+    if updated:
+        for index, body in enumerate(pages):
+            out.write(b"%d 0 obj\n" % (3 + index) + body.replace(b">>", b"/Rotate 90 >>"))
+            out.write(b"\nendobj\n")
+        out.write(b"trailer << /Root 1 0 R >>\n%%EOF\n")
+    return out.getvalue()
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG's signature and IHDR chunk saying `width` x `height`, and an empty image: enough
+    for anything that reads the size, at any size."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    ihdr = struct.pack(">I", len(header)) + b"IHDR" + header
+    ihdr += struct.pack(">I", zlib.crc32(b"IHDR" + header))
+    return b"\x89PNG\r\n\x1a\n" + ihdr + b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def jpeg_sized(width: int, height: int, *, exif: int = 0) -> bytes:
+    """A JPEG's markers up to its frame header (SOF0) saying `width` x `height`, after an
+    APP1 segment of `exif` bytes, then the end of image."""
+    app0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    app1 = b"\xff\xe1" + struct.pack(">H", exif + 2) + b"\x00" * exif if exif else b""
+    sof = b"\xff\xc0\x00\x11\x08" + struct.pack(">HH", height, width)
+    sof += b"\x03\x01\x22\x00\x02\x11\x01\x03\x11\x01"
+    return b"\xff\xd8" + app0 + app1 + sof + b"\xff\xd9"
+
+
 def png(width: int = 4, height: int = 3) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return (

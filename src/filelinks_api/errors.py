@@ -54,16 +54,29 @@ class ResourceMissing(StripeError):
     NAMES = {"file": "file upload", "file_link": "file link", "request_log": "request log entry"}
 
     @classmethod
-    def for_object(cls, kind: str, object_id: str, *, param: str) -> ResourceMissing:
+    def for_object(
+        cls, kind: str, object_id: str, *, param: str, other_mode: bool | None = None
+    ) -> ResourceMissing:
+        """`other_mode`: the livemode of an object of the caller's account with that id, when
+        only the other mode has one; Stripe then says so, naming both modes."""
         status = 404 if param == "id" else 400
         name = cls.NAMES.get(kind, kind)
-        return cls(
-            f"No such {name}: '{object_id}'", code="resource_missing", param=param, status=status
-        )
+        message = f"No such {name}: '{object_id}'"
+        if other_mode is not None:
+            there, here = ("live", "test") if other_mode else ("test", "live")
+            message += (
+                f"; a similar object exists in {there} mode, but a {here} mode key was used to"
+                " make this request."
+            )
+        return cls(message, code="resource_missing", param=param, status=status)
 
 
 class AuthenticationError(StripeError):
     status = 401
+
+
+class PermissionDenied(StripeError):
+    status = 403
 
 
 PUBLISHABLE_KEY = (
@@ -72,12 +85,9 @@ PUBLISHABLE_KEY = (
 )
 
 
-def publishable_key_refused() -> AuthenticationError:
-    return AuthenticationError(PUBLISHABLE_KEY, code="secret_key_required")
-
-
-class PermissionDenied(StripeError):
-    status = 403
+def publishable_key_refused() -> PermissionDenied:
+    """A 403 (the SDKs' permission error) since at least 2023; it was a 401 in 2016."""
+    return PermissionDenied(PUBLISHABLE_KEY, code="secret_key_required")
 
 
 class RouteNotFound(StripeError):

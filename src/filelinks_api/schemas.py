@@ -15,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator
 
 from filelinks_api.clock import expired
 from filelinks_api.models import FileLinkRow, FileRow, RequestLogRow
-from filelinks_api.purposes import ALL_PURPOSES, PURPOSES, UPLOAD_PURPOSES
+from filelinks_api.purposes import ALL_PURPOSES, UPLOAD_PURPOSES, downloadable
 from filelinks_api.wire.params import (
     MAX_STRING_LENGTH,
     Bool,
@@ -31,6 +31,7 @@ from filelinks_api.wire.params import (
     param_error,
     to_int,
 )
+from filelinks_api.wire.request import uploaded_by_platform
 
 if TYPE_CHECKING:
     from filelinks_api.repository import Page
@@ -241,7 +242,7 @@ def render_file(
         links=[to_stripe_link(link, now=now, base_url=base_url) for link in links.rows],
         links_have_more=links.has_more,
         base_url=base_url,
-        downloadable=PURPOSES[file.purpose].linkable,
+        downloadable=downloadable(file.purpose, by_platform=uploaded_by_platform(file.account)),
     )
 
 

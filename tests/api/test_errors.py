@@ -129,7 +129,7 @@ class TestAuthentication:
 
     def test_publishable_key_on_a_secret_endpoint(self, anonymous: TestClient) -> None:
         got = anonymous.get("/v1/file_links", headers={"Authorization": "Bearer pk_test_abc"})
-        error = envelope(got, 401)
+        error = envelope(got, 403)
         assert (error["code"], error["doc_url"]) == (
             "secret_key_required",
             "https://stripe.com/docs/error-codes/secret-key-required",
@@ -226,7 +226,24 @@ INVALID_BODY = (
 class TestBodies:
     def test_json_body(self, client: TestClient) -> None:
         got = client.post("/v1/file_links", json={"file": "file_x"})
-        assert envelope(got, 400) == {"message": INVALID_BODY, "type": "invalid_request_error"}
+        assert envelope(got, 400) == {
+            "message": "Invalid request (check that your POST content type is"
+            " application/x-www-form-urlencoded). If you have any questions, we can help at"
+            " https://support.stripe.com/.",
+            "type": "invalid_request_error",
+        }
+
+    def test_unsupported_content_type(self, client: TestClient) -> None:
+        got = client.post(
+            "/v1/file_links",
+            content=b"file=file_x",
+            headers={"Content-Type": "text/plain; charset=utf-8"},
+        )
+        assert envelope(got, 400) == {
+            "message": "Invalid request: unsupported Content-Type text/plain; charset=utf-8. If"
+            " error persists and you need assistance, please contact support@stripe.com.",
+            "type": "invalid_request_error",
+        }
 
     def test_urlencoded_upload(self, client: TestClient) -> None:
         got = client.post("/v1/files", data={"purpose": "dispute_evidence"})
@@ -279,7 +296,7 @@ def sample_requests(client: TestClient) -> list[httpx.Response]:
         client.get("/v1/nope"),  # 404 route
         client.get("/v1/file_links/link_missing"),  # 404 resource
         client.get("/v1/file_links?foo=1"),  # 400
-        client.get("/v1/file_links", headers={"Authorization": "Bearer pk_test_x"}),  # 401
+        client.get("/v1/file_links", headers={"Authorization": "Bearer pk_test_x"}),  # 403
     ]
 
 

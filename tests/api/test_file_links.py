@@ -248,7 +248,37 @@ class TestCreateFileLink:
 
         response = post_link(client, test_file, bearer(live_key))
 
-        assert invalid_request(response)["code"] == "resource_missing"
+        error = invalid_request(response)
+        assert (error["code"], error["param"]) == ("resource_missing", "file")
+        assert error["message"] == (
+            f"No such file upload: '{test_file}'; a similar object exists in test mode, but a"
+            " live mode key was used to make this request."
+        )
+
+    def test_a_link_of_the_other_mode_is_named_in_the_message(self, client, app, settings):
+        test_key, live_key = new_key("test"), new_key("live")
+        app.state.runtime.settings = settings.model_copy(
+            update={"api_keys": {test_key: "acct_shared", live_key: "acct_shared"}}
+        )
+        live = create_link(client, new_file(client, headers=bearer(live_key)), bearer(live_key))
+        suffix = (
+            "; a similar object exists in live mode, but a test mode key was used to make this"
+            " request."
+        )
+        as_test = bearer(test_key)
+        for response in (
+            client.get(f"/v1/file_links/{live['id']}", headers=as_test),
+            client.post(f"/v1/file_links/{live['id']}", data={"metadata[a]": "b"}, headers=as_test),
+        ):
+            error = invalid_request(response, 404)
+            assert error["message"] == f"No such file link: '{live['id']}'" + suffix
+            assert error["param"] == "id"
+        listed = client.get("/v1/file_links", params={"ending_before": live["id"]}, headers=as_test)
+        error = invalid_request(listed)
+        assert (error["param"], error["message"]) == (
+            "ending_before",
+            f"No such file link: '{live['id']}'" + suffix,
+        )
 
     @pytest.mark.parametrize("offset", [-1, 0])
     def test_expires_at_must_be_strictly_in_the_future(self, client, clock, file_id, offset):
@@ -674,6 +704,12 @@ class TestListFileLinks:
             "url": "/v1/file_links",
         }
 
+    def test_a_list_body_has_stripes_key_order(self, client, file_id):
+        create_link(client, file_id)
+        # As Stripe's docs print a list (docs/stripe-behavior.md §13), for snapshot tests.
+        assert list(client.get("/v1/file_links").json()) == ["object", "url", "has_more", "data"]
+        assert list(client.get("/v1/files").json()) == ["object", "url", "has_more", "data"]
+
     def test_empty_account_gives_an_empty_list(self, client):
         listing = client.get("/v1/file_links").json()
 
@@ -764,6 +800,11 @@ class TestListFileLinks:
             invalid_request(client.get("/v1/file_links", params={"limit": limit}))["param"]
             == "limit"
         )
+
+    @pytest.mark.parametrize("limit", ["0", "-1"])
+    def test_limit_below_1_gets_stripes_minimum_message(self, client, limit):
+        error = invalid_request(client.get("/v1/file_links", params={"limit": limit}))
+        assert error["message"] == "This value must be greater than or equal to 1."
 
     def test_limit_must_be_an_integer(self, client):
         error = invalid_request(client.get("/v1/file_links", params={"limit": "ten"}))

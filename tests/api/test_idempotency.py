@@ -120,13 +120,33 @@ class TestConflicts:
         assert clash.json()["error"]["type"] == "idempotency_error"
         assert len(client.get("/v1/files").json()["data"]) == 1
 
-    def test_a_key_longer_than_255_characters_is_refused(self, client):
+    def test_a_key_longer_than_255_characters_is_an_idempotency_error(self, client):
         file_id = upload(client).json()["id"]
         refused = post_link(client, file_id, keyed("k" * 256))
-        assert refused.status_code == 400
-        assert "at most 255 characters" in refused.json()["error"]["message"]
+        # Stripe's wording (docs/stripe-behavior.md §7): stripe-python raises IdempotencyError.
+        assert error_of(refused) == {
+            "message": "Idempotent key length is 256 characters long, which is outside accepted"
+            " lengths. Idempotent Keys must be 1-255 characters long. If you're looking for a"
+            " decent generator, try using a UUID defined by IETF RFC 4122.",
+            "type": "idempotency_error",
+        }
         assert count_links(client, file_id) == 0
         assert post_link(client, file_id, keyed("k" * 255)).status_code == 200
+
+    def test_an_empty_key_is_an_idempotency_error(self, client):
+        file_id = upload(client).json()["id"]
+        refused = post_link(client, file_id, keyed(""))
+        error = error_of(refused)
+        assert error["type"] == "idempotency_error"
+        assert error["message"].startswith(
+            "Idempotent key length is 0 characters long, which is outside accepted lengths."
+        )
+        assert count_links(client, file_id) == 0
+
+    def test_an_empty_key_on_an_upload_is_refused_too(self, client):
+        refused = upload(client, headers=keyed(""))
+        assert error_of(refused)["type"] == "idempotency_error"
+        assert client.get("/v1/files").json()["data"] == []
 
 
 class TestNotStored:
@@ -148,7 +168,7 @@ class TestNotStored:
     def test_an_authentication_failure_leaves_the_key_free(self, client):
         file_id = upload(client).json()["id"]
         denied = post_link(client, file_id, {**keyed("k-6"), **bearer("pk_test_abc")})
-        assert denied.status_code == 401
+        assert denied.status_code == 403
         assert post_link(client, file_id, keyed("k-6")).status_code == 200
 
     def test_get_ignores_the_header(self, client):

@@ -188,6 +188,13 @@ class TestListing:
         assert [e["id"] for e in first + second + third] == ids[::-1]
         assert back == first
 
+    def test_an_unknown_cursor_is_resource_missing(self, client):
+        got = client.get("/_emulator/requests", params={"starting_after": "req_nowhere"})
+        assert got.status_code == 400, got.text
+        error = got.json()["error"]
+        assert (error["code"], error["param"]) == ("resource_missing", "starting_after")
+        assert error["message"] == "No such request log entry: 'req_nowhere'"
+
     def test_filters(self, client, file_id_and_link):
         file_id, link = file_id_and_link
         client.get("/v1/files")

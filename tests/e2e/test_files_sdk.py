@@ -215,7 +215,7 @@ class TestUploadErrors:
         )
         with (
             open(write(tmp_path, "a.pdf", samples.pdf()), "rb") as fp,
-            pytest.raises(stripe.AuthenticationError) as caught,
+            pytest.raises(stripe.PermissionError) as caught,
         ):
             publishable.v1.files.create(
                 params={
@@ -224,7 +224,7 @@ class TestUploadErrors:
                     "file_link_data": {"create": True},
                 }
             )
-        assert caught.value.http_status == 401
+        assert caught.value.http_status == 403
         assert caught.value.json_body["error"]["code"] == "secret_key_required"
 
     def test_unknown_parameter(self, sdk, tmp_path):

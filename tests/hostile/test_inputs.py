@@ -454,7 +454,9 @@ class TestHostileIds:
         got = client.post(
             "/v1/file_links", data={"file": "file_x"}, headers={"Idempotency-Key": "k" * 10_000}
         )
-        assert "Idempotency keys" in stripe_error(got, 400)["message"]
+        error = stripe_error(got, 400)
+        assert error["type"] == "idempotency_error"
+        assert error["message"].startswith("Idempotent key length is 10000 characters long")
 
     def test_idempotency_key_with_metacharacters_replays(
         self, client: TestClient, existing: dict[str, Any]

@@ -5,7 +5,8 @@
 //
 // Upload (stripe-node 22+ sends files.create to the constructor's host), link
 // create/retrieve/update/list (auto-paging forward and backward), expand, errors mapped to the
-// SDK's classes, an idempotent retry, and the link URL's bytes. A failed check throws (exit
+// SDK's classes (a publishable key's StripePermissionError, an over-long Idempotency-Key's
+// StripeIdempotencyError among them), an idempotent retry, and the link URL's bytes. A failed check throws (exit
 // status 1); at the end one JSON line says what was seen.
 'use strict';
 
@@ -106,6 +107,15 @@ async function main() {
   const unauthorized = await raises(Stripe.errors.StripeAuthenticationError,
     () => badKey.fileLinks.list());
   check(unauthorized.statusCode === 401, 'bad key: 401');
+  const publishable = new Stripe('pk_test_' + 'p'.repeat(24), config);
+  const forbidden = await raises(Stripe.errors.StripePermissionError,
+    () => publishable.fileLinks.list());
+  check(forbidden.statusCode === 403, 'publishable key: 403');
+  check(forbidden.code === 'secret_key_required', 'publishable key: code');
+  const longKey = await raises(Stripe.errors.StripeIdempotencyError,
+    () => stripe.fileLinks.create({file: file.id}, {idempotencyKey: 'k'.repeat(256)}));
+  check(longKey.statusCode === 400, 'a 256-character Idempotency-Key: 400');
+  check(longKey.message.startsWith('Idempotent key length is 256'), '256-character key: message');
 
   const idempotencyKey = crypto.randomUUID();
   const first = await stripe.fileLinks.create({file: file.id}, {idempotencyKey});

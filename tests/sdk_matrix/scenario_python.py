@@ -6,7 +6,8 @@ alone, so it imports nothing from this project and only what every version has:
     python scenario_python.py BASE_URL API_KEY PDF_PATH (module|client|module_async|client_async)
 
 Upload, link create/retrieve/update/list (auto-paging forward and backward), expand, errors
-mapped to the SDK's exception classes, an idempotent retry, and the link URL's bytes. A failed
+mapped to the SDK's exception classes (a publishable key's PermissionError, an over-long
+Idempotency-Key's IdempotencyError among them), an idempotent retry, and the link URL's bytes. A failed
 check raises (exit status 1); at the end one JSON line says what was seen.
 """
 
@@ -206,6 +207,14 @@ async def scenario(api: Module | Client) -> None:
     check("must be at most 5000 characters" in str(too_long), "5001 characters: message")
     bad_key = await raises("AuthenticationError", lambda: api.with_key("not a key"))
     check(bad_key.http_status == 401, "bad key: 401")
+    publishable = await raises("PermissionError", lambda: api.with_key("pk_test_" + "p" * 24))
+    check(publishable.http_status == 403, "publishable key: 403")
+    check(publishable.json_body["error"]["code"] == "secret_key_required", "publishable: code")
+    long_key = await raises(
+        "IdempotencyError", lambda: api.create_link({"idempotency_key": "k" * 256}, file=file.id)
+    )
+    check(long_key.http_status == 400, "a 256-character Idempotency-Key: 400")
+    check("Idempotent key length is 256" in str(long_key), "256-character key: message")
 
     key = str(uuid.uuid4())
     first = await done(api.create_link({"idempotency_key": key}, file=file.id))

@@ -134,8 +134,9 @@ class TestAuthenticate:
 
     def test_publishable_key_on_a_secret_endpoint(self) -> None:
         error = auth_error("Bearer pk_test_abc")
+        # A permission error since at least 2023 (docs/stripe-behavior.md §8)
         assert (error.status, error.to_dict()) == (
-            401,
+            403,
             {
                 "code": "secret_key_required",
                 "doc_url": "https://stripe.com/docs/error-codes/secret-key-required",
@@ -187,7 +188,7 @@ class TestAuthenticate:
 
     def test_configured_publishable_key_is_still_not_a_secret_key(self) -> None:
         error = auth_error("Bearer pk_test_known", keys={"pk_test_known": "acct_123"})
-        assert (error.status, error.code) == (401, "secret_key_required")
+        assert (error.status, error.code) == (403, "secret_key_required")
 
     def test_stripe_account_is_a_separate_namespace(self) -> None:
         own = authenticate(f"Bearer {KEY}", None, None).account
@@ -348,10 +349,15 @@ class TestReadParams:
     def test_json_body_is_refused(self, wire_client: TestClient) -> None:
         got = wire_client.post("/params", json={"a": "1"})
         assert error_body(got, 400) == {
-            "message": "Invalid request (check your POST parameters): For assistance, contact"
-            " support at https://support.stripe.com/contact/.",
+            "message": "Invalid request (check that your POST content type is"
+            " application/x-www-form-urlencoded). If you have any questions, we can help at"
+            " https://support.stripe.com/.",
             "type": "invalid_request_error",
         }
+
+    def test_json_content_type_without_a_body_is_no_body(self, wire_client: TestClient) -> None:
+        got = wire_client.post("/params", headers={"Content-Type": "application/json"})
+        assert got.json() == {}
 
     def test_declared_body_over_the_limit_is_a_413(self, wire_client: TestClient) -> None:
         got = wire_client.post(

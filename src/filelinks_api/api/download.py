@@ -11,33 +11,8 @@ from starlette.responses import Response, StreamingResponse
 
 from filelinks_api import metrics
 from filelinks_api.models import FileRow
+from filelinks_api.purposes import MIME_TYPES
 from filelinks_api.storage import Storage
-
-MIME_TYPES = {
-    "apk": "application/vnd.android.package-archive",
-    "csv": "text/csv",
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "gif": "image/gif",
-    "html": "text/html",
-    "ico": "image/vnd.microsoft.icon",
-    "jpg": "image/jpeg",
-    "json": "application/json",
-    "jsonl": "application/jsonl",
-    "md": "text/markdown",
-    "pdf": "application/pdf",
-    "pem": "application/x-pem-file",
-    "png": "image/png",
-    "svg": "image/svg+xml",
-    "tiff": "image/tiff",
-    "tsv": "text/tab-separated-values",
-    "txt": "text/plain",
-    "webp": "image/webp",
-    "xls": "application/vnd.ms-excel",
-    "xlsm": "application/vnd.ms-excel.sheet.macroEnabled.12",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "xml": "application/xml",
-    "zip": "application/zip",
-}
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 

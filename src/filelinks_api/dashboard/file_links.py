@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from filelinks_api.dashboard import forms
 from filelinks_api.dashboard.web import Viewer, filled, page_router, pages, query, signed_in, text
 from filelinks_api.errors import StripeError
+from filelinks_api.purposes import LINKABLE_PURPOSES
 from filelinks_api.repository import Executor, Scope
 from filelinks_api.schemas import (
     ListFileLinksParams,
@@ -90,7 +91,7 @@ async def _links_page(
         nav="file_links",
         links=[render_link(row, now=now, base_url=base_url) for row in rows],
         files={file_id: row.filename for file_id, row in found.links.files.items()},
-        linkable=[shown for shown in linkable if shown["url"] is not None],
+        linkable=[shown for shown in linkable if shown["purpose"] in LINKABLE_PURPOSES],
         filters={name: value for name, value in values.items() if name in ("expired", "file")},
         back=query(**values).lstrip("?"),
         newer=newer,

@@ -17,11 +17,12 @@ from typing import Any
 
 from filelinks_api import ids, repository
 from filelinks_api.clock import expired
-from filelinks_api.errors import InvalidRequestError, ResourceMissing
+from filelinks_api.errors import InvalidRequestError
 from filelinks_api.models import FileLinkRow, FileRow, file_links
 from filelinks_api.purposes import LINKABLE_PURPOSES
 from filelinks_api.repository import Executor, Page, Scope
 from filelinks_api.schemas import CreateFileLinkParams, ListFileLinksParams, UpdateFileLinkParams
+from filelinks_api.services.missing import missing
 from filelinks_api.services.pager import list_page
 from filelinks_api.wire.params import METADATA_MAX_KEYS, expansions, too_many_metadata_keys
 
@@ -71,7 +72,7 @@ def create(session: Executor, scope: Scope, params: CreateFileLinkParams, *, now
     expand = expansions(params.expand, EXPANDABLE, on_list=False)
     file = repository.get_file(session, scope, params.file)
     if file is None:
-        raise ResourceMissing.for_object("file", params.file, param="file")
+        raise missing(session, scope, "file", params.file, param="file")
     if file.purpose not in LINKABLE_PURPOSES:
         raise InvalidRequestError(
             f"Links can't be created for files with purpose '{file.purpose}'. The file's purpose"
@@ -182,7 +183,7 @@ EMBEDDED_LINKS = 10  # the first page of `file.links`, as a default-sized list
 def _get(session: Executor, scope: Scope, link_id: str, *, for_update: bool = False) -> FileLinkRow:
     link = repository.get_file_link(session, scope, link_id, for_update=for_update)
     if link is None:
-        raise ResourceMissing.for_object("file_link", link_id, param="id")
+        raise missing(session, scope, "file_link", link_id, param="id")
     return link
 
 

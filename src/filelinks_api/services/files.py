@@ -5,11 +5,13 @@ the extension only as a fallback: SDKs send `application/octet-stream` and a ful
 the size limit, the expiry and whether `url` is set; `file_link_data[create]=true` adds a link
 in the same transaction. `filename` is the sanitized base name and is never used as a path.
 
-Limits: no PDF page counting, no image dimension checks, no macro scanning of Office files.
+Content rules Stripe states: a dispute PDF's pages (services/content.py counts them), an ID
+image's dimensions. Limits: no macro scanning of Office files.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import zipfile
 from collections.abc import Callable, Mapping
@@ -21,13 +23,22 @@ from filelinks_api import ids, repository
 from filelinks_api.clock import expired
 from filelinks_api.errors import InvalidRequestError, ResourceMissing, publishable_key_refused
 from filelinks_api.models import FileLinkRow, FileRow, files
-from filelinks_api.purposes import LINK_ON_UPLOAD_PURPOSES, PURPOSES, expires_at
+from filelinks_api.purposes import (
+    LINK_ON_UPLOAD_PURPOSES,
+    MIME_TYPES,
+    PURPOSES,
+    Purpose,
+    downloadable,
+    expires_at,
+)
 from filelinks_api.repository import Executor, Page, Scope
 from filelinks_api.schemas import CreateFileParams, ListFilesParams
-from filelinks_api.services import file_links
+from filelinks_api.services import content, file_links
+from filelinks_api.services.missing import missing
 from filelinks_api.services.pager import list_page
 from filelinks_api.storage import StagedFile, Storage
 from filelinks_api.wire.params import expansions
+from filelinks_api.wire.request import uploaded_by_platform
 
 EXPANDABLE: Mapping[str, Any] = {"links": {}}
 
@@ -88,11 +99,13 @@ async def prepare(
     kind = detect_type(staged.head, filename, staged.path)
     # Files Stripe generates (emulator control) have no upload rules: any type goes.
     if purpose.uploadable and kind not in purpose.types:
+        mimetypes = ", ".join(MIME_TYPES[accepted] for accepted in purpose.types)
         raise InvalidRequestError(
-            f"The file you uploaded is of type '{kind or 'unknown'}', which purpose"
-            f" '{purpose.name}' does not accept. Accepted types: {', '.join(purpose.types)}.",
+            "We don't currently support that file type. Try uploading a file with one of the"
+            f" following mimetypes: {mimetypes}.",
             param="file",
         )
+    await check_content(purpose, kind, staged.path)
     link_expires_at = None
     if make_link and link_data is not None:
         link_expires_at = file_links.check_future(
@@ -116,6 +129,30 @@ async def prepare(
     }
     link = (link_expires_at, link_data.metadata) if make_link and link_data is not None else None
     return Prepared(row=row, link=link)
+
+
+async def check_content(purpose: Purpose, kind: str | None, path: Path) -> None:
+    """The content rules Stripe states for some purposes: a dispute PDF's page count, an ID
+    image's dimensions. What cannot be read is let through."""
+    if purpose.max_pages is not None and kind == "pdf":
+        # a PDF of up to 5MB, read and searched: off the event loop
+        pages = await asyncio.to_thread(content.pdf_page_count, path)
+        if pages is not None and pages > purpose.max_pages:
+            raise InvalidRequestError(
+                "The file you uploaded was too long. Please upload a file with fewer than"
+                f" {purpose.max_pages} pages.",
+                param="file",
+            )
+    if purpose.max_dimension is not None:
+        size = content.image_size(path, kind)  # a few header bytes
+        limit = purpose.max_dimension
+        if size is not None and max(size) >= limit:
+            width, height = size
+            raise InvalidRequestError(
+                f"The image you uploaded is {width}px by {height}px, but {purpose.name} images"
+                f" must be smaller than {limit:,}px by {limit:,}px.",
+                param="file",
+            )
 
 
 def record(session: Executor, scope: Scope, prepared: Prepared, *, now: int) -> FileView:
@@ -169,7 +206,7 @@ def for_download(session: Executor, scope: Scope, file_id: str, *, now: int) -> 
     file = _get(session, scope, file_id)
     if expired(file.expires_at, now):
         raise ResourceMissing.for_object("file", file_id, param="id")
-    if not PURPOSES[file.purpose].linkable:
+    if not downloadable(file.purpose, by_platform=uploaded_by_platform(scope.account)):
         raise InvalidRequestError(
             f"The contents of files with purpose '{file.purpose}' can't be downloaded.",
             param="id",
@@ -180,7 +217,7 @@ def for_download(session: Executor, scope: Scope, file_id: str, *, now: int) -> 
 def _get(session: Executor, scope: Scope, file_id: str) -> FileRow:
     file = repository.get_file(session, scope, file_id)
     if file is None:
-        raise ResourceMissing.for_object("file", file_id, param="id")
+        raise missing(session, scope, "file", file_id, param="id")
     return file
 
 

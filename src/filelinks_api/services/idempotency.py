@@ -71,15 +71,18 @@ def digest(params: Mapping[str, Any], file_sha256: str | None = None) -> str:
 
 
 def check_key(key: str) -> None:
+    """Stripe's length rule, with Stripe's words and type (an empty header value included):
+    stripe-python raises `IdempotencyError` for it. Docs/stripe-behavior.md §7."""
+    if not 1 <= len(key) <= MAX_KEY_LENGTH:
+        raise IdempotencyError(
+            f"Idempotent key length is {len(key)} characters long, which is outside accepted"
+            f" lengths. Idempotent Keys must be 1-{MAX_KEY_LENGTH} characters long. If you're"
+            " looking for a decent generator, try using a UUID defined by IETF RFC 4122."
+        )
     if not key.isprintable():
         raise InvalidRequestError(
             "Idempotency keys may not contain control characters. Use a key of printable"
             " characters (a UUID is a good choice)."
-        )
-    if len(key) > MAX_KEY_LENGTH:
-        raise InvalidRequestError(
-            f"Idempotency keys can be at most {MAX_KEY_LENGTH} characters long, but the one you"
-            f" sent is {len(key)} characters. Use a shorter key (a UUID is a good choice)."
         )
 
 

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import Table
 
 from filelinks_api import repository
-from filelinks_api.errors import ResourceMissing
 from filelinks_api.repository import CursorNotFound, Executor, Page, R, Scope
+from filelinks_api.services.missing import missing
 from filelinks_api.wire.params import ListParams
 
 
@@ -34,5 +34,5 @@ def list_page(
             starting_after=params.starting_after,
             ending_before=params.ending_before,
         )
-    except CursorNotFound as missing:
-        raise ResourceMissing.for_object(kind, missing.object_id, param=missing.param) from None
+    except CursorNotFound as cursor:
+        raise missing(session, scope, kind, cursor.object_id, param=cursor.param) from None

@@ -66,7 +66,8 @@ class StripeJSON(Response):
 
 
 def list_envelope(data: list[Any], *, has_more: bool, url: str) -> dict[str, Any]:
-    return {"object": "list", "data": data, "has_more": has_more, "url": url}
+    """A list body, keys in the order Stripe's docs print one (object, url, has_more, data)."""
+    return {"object": "list", "url": url, "has_more": has_more, "data": data}
 
 
 def error_body(error: StripeError, request_log_url: str | None = None) -> bytes:

@@ -255,11 +255,15 @@ class ListParams(StripeParams):
     @model_validator(mode="after")
     def _pager_rules(self) -> ListParams:
         if not 1 <= self.limit <= 100:
+            # Below 1: Stripe's integer-minimum words (captured for another parameter); above
+            # 100 no capture was found (docs/stripe-behavior.md §13).
+            message = (
+                "This value must be greater than or equal to 1."
+                if self.limit < 1
+                else f"Invalid limit: must be between 1 and 100 (you passed {self.limit})."
+            )
             raise param_error(
-                "stripe",
-                message=f"Invalid limit: must be between 1 and 100 (you passed {self.limit}).",
-                param="limit",
-                code="parameter_invalid_integer",
+                "stripe", message=message, param="limit", code="parameter_invalid_integer"
             )
         if self.starting_after is not None and self.ending_before is not None:
             raise param_error(

@@ -53,6 +53,12 @@ class Caller:
     publishable: bool = False
 
 
+def uploaded_by_platform(account: str) -> bool:
+    """Whether an account namespace is a connected account reached by its platform
+    (`Stripe-Account`), as `authenticate` builds them."""
+    return "/" in account
+
+
 def mask_key(key: str) -> str:
     """Stripe's masking: the first min(8, len-24) characters and the last 4 stay visible."""
     keep_head = min(8, max(0, len(key) - 24))
@@ -187,6 +193,29 @@ INVALID_BODY = (
     "Invalid request (check your POST parameters): For assistance, contact support at"
     " https://support.stripe.com/contact/."
 )
+JSON_BODY = (
+    "Invalid request (check that your POST content type is application/x-www-form-urlencoded)."
+    " If you have any questions, we can help at https://support.stripe.com/."
+)
+
+
+def unsupported_body(content_type: str) -> InvalidRequestError:
+    """Stripe's answers to a body that is neither form-encoded nor multipart."""
+    if content_type.partition(";")[0].strip().lower() == "application/json":
+        return InvalidRequestError(JSON_BODY)
+    return InvalidRequestError(
+        f"Invalid request: unsupported Content-Type {content_type}. If error persists and you"
+        " need assistance, please contact support@stripe.com."
+    )
+
+
+def not_an_upload(data: Mapping[str, Any]) -> InvalidRequestError:
+    """A form-encoded body sent where an upload (multipart) belongs: a `file` sent as a plain
+    string is "Invalid hash" on `file`, as a multipart field would be; anything else Stripe's
+    generic refusal."""
+    if isinstance(data.get("file"), str):
+        return InvalidRequestError("Invalid hash", param="file")
+    return InvalidRequestError(INVALID_BODY)
 
 
 @dataclass
@@ -227,12 +256,12 @@ async def read_params(request: Request, body_limit: int, upload: Upload | None =
         except BaseException:
             _discard(form.file)
             raise
-    if upload is not None:
-        raise InvalidRequestError(INVALID_BODY)
     raw = await read_body(request, body_limit)
     if raw and content_type not in (b"application/x-www-form-urlencoded", b""):
-        raise InvalidRequestError(INVALID_BODY)
+        raise unsupported_body(request.headers.get("content-type", ""))
     pairs += query_pairs(raw)
+    if upload is not None:
+        raise not_an_upload(decode_pairs(pairs))
     return Params(decode_pairs(pairs))
 
 
