@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import time
 
+import pytest
+from fastapi.testclient import TestClient
+
 from filelinks_api import ids, repository
+from filelinks_api.errors import IdempotencyError
+from filelinks_api.repository import Scope
+from filelinks_api.services import file_links as file_links_service
+from filelinks_api.services import idempotency
+from filelinks_api.storage import StoreUnavailable
 from tests import samples
 from tests.api.helpers import bearer, error_of, post_link, upload
 from tests.conftest import new_key
@@ -206,7 +214,9 @@ class TestInFlight:
     """A key claimed by a request still executing (in another worker or replica)."""
 
     @staticmethod
-    def claim_elsewhere(session, api_key: str, key: str, endpoint: str, digest: str) -> None:
+    def claim_elsewhere(
+        session, api_key: str, key: str, endpoint: str, digest: str, renewed: float | None = None
+    ) -> None:
         repository.insert_idempotency_key(
             session,
             {
@@ -216,7 +226,7 @@ class TestInFlight:
                 "endpoint": endpoint,
                 "digest": digest,
                 "created": 1_800_000_000,
-                "started_at": time.time(),
+                "started_at": time.time() if renewed is None else renewed,
                 "request_id": "req_elsewhere",
             },
         )
@@ -230,6 +240,8 @@ class TestInFlight:
 
         assert retry.status_code == 409
         assert retry.headers["Stripe-Should-Retry"] == "true"
+        # the SDKs that honour Retry-After come back once the lease may have lapsed
+        assert retry.headers["Retry-After"] == "1"
         assert retry.json()["error"]["type"] == "idempotency_error"
         assert retry.json()["error"]["code"] == "idempotency_key_in_use"
         assert count_links(client, file_id) == 0  # nothing was done
@@ -242,3 +254,88 @@ class TestInFlight:
         assert retry.status_code == 409
         assert retry.json()["error"]["code"] == "idempotency_key_in_use"
         assert client.get("/v1/files").json()["data"] == []
+
+    def test_a_claim_whose_lease_lapsed_is_taken_over(self, client, session, api_key):
+        file_id = upload(client).json()["id"]
+        lapsed = time.time() - idempotency.LEASE_SECONDS - 0.1  # its owner stopped renewing
+        self.claim_elsewhere(session, api_key, "k-dead", "/v1/file_links", None, renewed=lapsed)
+
+        retry = post_link(client, file_id, keyed("k-dead"))
+
+        assert retry.status_code == 200
+        assert count_links(client, file_id) == 1
+        assert post_link(client, file_id, keyed("k-dead")).headers["Idempotent-Replayed"] == "true"
+
+    def test_an_owner_whose_claim_was_taken_over_cannot_commit(self, session, api_key):
+        claim = idempotency.claim(
+            session,
+            Scope(ids.account_for_key(api_key), False),
+            "k-slow",
+            endpoint="/v1/file_links",
+            params_digest="0" * 64,
+            now=1_800_000_000,
+            request_id="req_slow",
+        )
+        assert isinstance(claim, idempotency.Claim)
+        # another request takes it over (as after a lapsed lease)
+        repository.change_idempotency_claim(
+            session, claim.seq, "req_slow", {"request_id": "req_other"}
+        )
+
+        with pytest.raises(IdempotencyError) as refused:
+            idempotency.store(session, claim, 200, b"{}")
+        assert refused.value.status == 409
+        assert not idempotency.renew(session, claim)
+
+
+class TestAfterFailures:
+    """Stripe keeps the first answer once the endpoint began executing, 500s included; what
+    a retry may change (429, 503) is never kept (failures.keeps_result)."""
+
+    def test_a_success_says_not_to_retry(self, client):
+        file_id = upload(client).json()["id"]
+        created = post_link(client, file_id, keyed("k-ok"))
+        assert created.headers["Stripe-Should-Retry"] == "false"
+        replayed = post_link(client, file_id, keyed("k-ok"))
+        assert replayed.headers["Stripe-Should-Retry"] == "false"
+
+    def test_a_retryable_failure_releases_the_key(self, client, monkeypatch):
+        file_id = upload(client).json()["id"]
+        real = file_links_service.create
+        outage = [StoreUnavailable("connection refused")]
+
+        def once_down(*args, **kwargs):
+            if outage:
+                raise outage.pop()
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(file_links_service, "create", once_down)
+        failed = post_link(client, file_id, keyed("k-outage"))
+        assert failed.status_code == 503
+        assert failed.headers["Stripe-Should-Retry"] == "true"
+
+        retried = post_link(client, file_id, keyed("k-outage"))
+
+        assert retried.status_code == 200
+        assert "Idempotent-Replayed" not in retried.headers
+        assert count_links(client, file_id) == 1
+
+    @pytest.mark.expect_error_log
+    def test_an_internal_error_is_the_keys_answer(self, app, api_key, monkeypatch):
+        with TestClient(app, raise_server_exceptions=False, headers=bearer(api_key)) as client:
+            file_id = upload(client).json()["id"]
+
+            def broken(*args, **kwargs):
+                raise RuntimeError("a bug")
+
+            monkeypatch.setattr(file_links_service, "create", broken)
+            failed = post_link(client, file_id, keyed("k-bug"))
+            monkeypatch.undo()
+            retried = post_link(client, file_id, keyed("k-bug"))
+
+        assert failed.status_code == 500
+        assert failed.headers["Stripe-Should-Retry"] == "false"
+        assert retried.status_code == 500
+        assert retried.headers["Idempotent-Replayed"] == "true"
+        assert retried.content == failed.content
+        assert count_links(client, file_id) == 0

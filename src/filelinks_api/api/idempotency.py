@@ -44,6 +44,7 @@ class Replay(Exception):
             status_code=self.stored.status,
             media_type="application/json",
             headers={
+                "Stripe-Should-Retry": "false",
                 "Idempotent-Replayed": "true",
                 "Original-Request": self.stored.request_id,
                 "Idempotency-Key": self.key,
@@ -106,9 +107,9 @@ class Idempotent:
             return body
 
         body = await self.call.db.write(unit)
-        headers = {}
+        headers = {"Stripe-Should-Retry": "false"}  # what Stripe sends on a POST's success
         if self.key is not None:
-            headers = {"Idempotency-Key": self.key, "Original-Request": self.request_id}
+            headers |= {"Idempotency-Key": self.key, "Original-Request": self.request_id}
         return Response(body, media_type="application/json", headers=headers)
 
     async def fail(self, error: StripeError) -> None:
