@@ -21,6 +21,7 @@ import errno
 from dataclasses import dataclass
 from enum import StrEnum
 
+import psycopg
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -77,7 +78,9 @@ def classify(exc: BaseException, request_id: str) -> Failure:
         return Failure(kind, exc, "service")
     if is_lock_timeout(exc):
         return Failure(Kind.LOCK_TIMEOUT, LockTimeout(), "database")
-    if is_unreachable(exc) or isinstance(exc, (PoolTimeout, DatabaseTimeout)):
+    if is_unreachable(exc) or isinstance(
+        exc, (PoolTimeout, DatabaseTimeout, psycopg.OperationalError)
+    ):
         return Failure(Kind.UNAVAILABLE, database_unavailable(), "database")
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return Failure(Kind.UNAVAILABLE, disk_full(), "disk")

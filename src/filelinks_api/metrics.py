@@ -58,6 +58,11 @@ DATABASE_ERRORS = Counter(
     "Requests failed by the database, by kind: lock_timeout (429), unavailable (503), internal (500).",
     ["kind"],
 )
+BACKGROUND_FAILURES = Counter(
+    "filelinks_background_failures",
+    "Failures of work that goes on after them (the clock listener), by task and kind.",
+    ["task", "kind"],
+)
 IDEMPOTENCY_UNSETTLED = Counter(
     "filelinks_idempotency_unsettled",
     "Idempotency claims that could not be renewed, stored or released (the database failed);"

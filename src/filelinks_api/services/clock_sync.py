@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
-from filelinks_api import repository
+from filelinks_api import failures, metrics, repository
 from filelinks_api.db import Database
 from filelinks_api.repository import Executor
 
@@ -142,9 +142,15 @@ class ClockChannel:
             except asyncio.CancelledError:
                 self._listening = False
                 raise
-            except Exception:
-                if self._listening:
-                    log.warning("lost the clock channel's connection; listening again in 1 s")
+            except Exception as exc:
+                failure = failures.classify(exc, "")
+                metrics.BACKGROUND_FAILURES.labels("clock_listener", failure.kind.value).inc()
+                if failure.unexpected:
+                    log.error("the clock listener failed; listening again in 1 s", exc_info=exc)
+                elif self._listening:
+                    log.warning(
+                        "lost the clock channel's connection (%s); listening again in 1 s", exc
+                    )
                 self._listening = False
                 seen = -1
                 await asyncio.sleep(1)
