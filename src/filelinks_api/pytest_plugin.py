@@ -58,7 +58,7 @@ def stripe_account(filelinks_emulator: Emulator) -> Iterator[Account]:
     it until the test ends, then get their old values back."""
     filelinks_emulator.check()
     account = filelinks_emulator.account()
-    with account.stripe_globals():
+    with account, account.stripe_globals():
         yield account
     filelinks_emulator.check()  # a server that died during the test fails it, with its log
 
