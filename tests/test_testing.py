@@ -149,7 +149,9 @@ class TestAccount:
         account.client.v1.files.create(
             params={"purpose": "dispute_evidence", "file": io.BytesIO(samples.pdf())}
         )
+        account.clock.freeze(1_900_000_000)
         account.reset()
+        assert account.clock.now() < 1_900_000_000
         assert account.client.v1.files.list().data == []
         assert account.requests(path="/v1/files", method="POST") == []
 
