@@ -122,6 +122,7 @@ def test_where_it_listens_is_said_at_every_log_level_without_the_password(
             drop_postgres_schema(schema)
     text = server.log_text()
     assert f"listening on {server.url} (1 worker)" in text
+    assert "filelinks-api: created the database schema in " in text  # a fresh database
     assert f"files in {tmp_path / 'data' / 'files'}" in text
     assert "s3cret-pw" not in text
     if backend == "postgresql":
