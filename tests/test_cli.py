@@ -279,7 +279,7 @@ def test_serve_takes_host_port_and_workers_from_the_environment_or_dot_env(tmp_p
     (tmp_path / ".env").write_text(f"FILELINKS_PORT={port}\nFILELINKS_WORKERS=1\n")
     env = {"FILELINKS_DATA_DIR": str(tmp_path / "data"), "FILELINKS_HOST": "127.0.0.1"}
     listening = serve_until_healthy(env=env, cwd=tmp_path, port=port)
-    assert f"listening on http://127.0.0.1:{port} (1 worker)" in listening
+    assert f"listening on http://localhost:{port} (1 worker)" in listening
 
 
 def test_serve_flags_win_over_the_environment(tmp_path: Path):
@@ -292,4 +292,4 @@ def test_serve_flags_win_over_the_environment(tmp_path: Path):
     listening = serve_until_healthy(
         "--port", str(port), "--workers", "1", env=env, cwd=tmp_path, port=port
     )
-    assert f"listening on http://127.0.0.1:{port} (1 worker)" in listening
+    assert f"listening on http://localhost:{port} (1 worker)" in listening

@@ -265,6 +265,11 @@ def _announce(args: argparse.Namespace, settings: Settings) -> None:
     workers = f"{args.workers} worker{'s' if args.workers > 1 else ''}"
     storage = open_storage(settings).description
     host = f"[{args.host}]" if ":" in args.host else args.host
+    # The default loopback address, named as SDK examples and the README name it: the
+    # dashboard's sign-in cookie belongs to one host name, and an error's request_log_url
+    # uses the SDK's (http://localhost:12111/dashboard/logs/...).
+    if args.host == "127.0.0.1":
+        host = "localhost"
     logging.getLogger(LIFECYCLE).info(
         "filelinks-api %s listening on http://%s:%d (%s); database %s; files in %s",
         __version__,
