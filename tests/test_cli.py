@@ -176,3 +176,120 @@ def test_a_sqlite_file_in_a_missing_directory_is_named(tmp_path: Path):
         f"filelinks-api: error: FILELINKS_DATABASE_URL: the directory of the SQLite file"
         f" {database} does not exist"
     ]
+
+
+class TestMigrateSaysWhatItDid:
+    def test_a_new_database_is_created(self, tmp_path: Path):
+        result = run_cli("migrate", env={"FILELINKS_DATA_DIR": str(tmp_path)})
+        assert result.returncode == 0, result.stderr
+        [line] = result.stderr.splitlines()
+        assert line.startswith(
+            f"filelinks-api: created the database schema in sqlite:///{tmp_path}/filelinks.db"
+            f" (revision {head_revision()}, "
+        )
+        assert line.endswith(" migrations)")
+
+    def test_an_up_to_date_database_is_left_alone(self, tmp_path: Path):
+        run_cli("migrate", env={"FILELINKS_DATA_DIR": str(tmp_path)})
+        result = run_cli("migrate", env={"FILELINKS_DATA_DIR": str(tmp_path)})
+        assert result.stderr.splitlines() == [
+            f"filelinks-api: the database schema in sqlite:///{tmp_path}/filelinks.db is up to"
+            f" date (revision {head_revision()}); nothing to do"
+        ]
+
+    def test_an_older_schema_is_upgraded(self, tmp_path: Path):
+        from alembic import command
+
+        from filelinks_api.db import alembic_config
+
+        url = f"sqlite:///{tmp_path}/filelinks.db"
+        command.upgrade(alembic_config(url), "0005")
+        result = run_cli("migrate", env={"FILELINKS_DATA_DIR": str(tmp_path)})
+        applied = int(head_revision()) - 5
+        assert result.stderr.splitlines() == [
+            f"filelinks-api: upgraded the database schema in {url} from revision 0005 to"
+            f" {head_revision()} ({applied} migration{'s' if applied > 1 else ''})"
+        ]
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    from filelinks_api.db import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (("--port", "99999"), {}, "--port must be 1-65535, got 99999"),
+        (("--port", "0", "--workers", "2"), {}, "--port must be 1-65535, got 0"),
+        (("--workers", "0"), {}, "--workers must be at least 1, got 0"),
+        ((), {"FILELINKS_PORT": "99999"}, "FILELINKS_PORT must be 1-65535, got 99999"),
+        ((), {"FILELINKS_WORKERS": "0"}, "FILELINKS_WORKERS must be at least 1, got 0"),
+        ((), {"FILELINKS_PORT": "http"}, "FILELINKS_PORT: "),
+    ],
+)
+def test_a_bad_port_or_worker_count_is_named_alone(tmp_path: Path, args, env, message):
+    result = run_cli("serve", *args, env={"FILELINKS_DATA_DIR": str(tmp_path), **env})
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"filelinks-api: error: {message}")
+    if message.endswith("got 0") and "--port" in message:
+        assert "--workers" not in line
+
+
+def serve_until_healthy(
+    *args: str, env: dict[str, str], cwd: Path, port: int
+) -> subprocess.CompletedProcess[str] | str:
+    """Start `serve`, wait for /healthz on `port` (polled, with a deadline), stop it; the
+    line saying where it listened."""
+    import httpx
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FILELINKS_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "filelinks_api", "serve", *args],
+        env={**clean, **env},
+        cwd=cwd,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        else:
+            raise AssertionError(f"serve did not answer on {port}")
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+    [listening] = [line for line in stderr.splitlines() if "listening on" in line]
+    return listening
+
+
+def test_serve_takes_host_port_and_workers_from_the_environment_or_dot_env(tmp_path: Path):
+    port = free_port()
+    (tmp_path / ".env").write_text(f"FILELINKS_PORT={port}\nFILELINKS_WORKERS=1\n")
+    env = {"FILELINKS_DATA_DIR": str(tmp_path / "data"), "FILELINKS_HOST": "127.0.0.1"}
+    listening = serve_until_healthy(env=env, cwd=tmp_path, port=port)
+    assert f"listening on http://localhost:{port} (1 worker)" in listening
+
+
+def test_serve_flags_win_over_the_environment(tmp_path: Path):
+    port = free_port()
+    env = {
+        "FILELINKS_DATA_DIR": str(tmp_path / "data"),
+        "FILELINKS_PORT": "99999",
+        "FILELINKS_WORKERS": "0",
+    }
+    listening = serve_until_healthy(
+        "--port", str(port), "--workers", "1", env=env, cwd=tmp_path, port=port
+    )
+    assert f"listening on http://localhost:{port} (1 worker)" in listening

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from filelinks_api import __version__
 from filelinks_api.clock import SystemClock
 from filelinks_api.config import Settings, SettingsError, load_settings
-from filelinks_api.db import Database, migrate, sqlite_path
+from filelinks_api.db import Database, alembic_config, create_db_engine, migrate, sqlite_path
 from filelinks_api.logs import LIFECYCLE, logging_config
 from filelinks_api.services import files, idempotency
 from filelinks_api.storage import StoreUnavailable, open_storage
@@ -40,9 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve", help="migrate the database to the newest schema, then serve"
     )
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--host", help="default: FILELINKS_HOST, else 127.0.0.1")
+    serve.add_argument("--port", type=int, help=f"default: FILELINKS_PORT, else {DEFAULT_PORT}")
+    serve.add_argument("--workers", type=int, help="default: FILELINKS_WORKERS, else 1")
     serve.add_argument(
         "--log-level",
         default="info",
@@ -60,7 +60,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _prepare(settings: Settings, *, sweep: bool = False) -> None:
+def _listen_settings(args: argparse.Namespace, settings: Settings) -> None:
+    """--host, --port, --workers, else FILELINKS_HOST/PORT/WORKERS (environment or .env),
+    else the defaults; a value out of range is named alone, as the user wrote it."""
+    for name, default in (("host", "127.0.0.1"), ("port", DEFAULT_PORT), ("workers", 1)):
+        if getattr(args, name) is not None:
+            setattr(args, f"{name}_source", f"--{name}")
+        else:
+            value = getattr(settings, name)
+            setattr(args, f"{name}_source", f"FILELINKS_{name.upper()}")
+            setattr(args, name, default if value is None else value)
+    if not 0 < args.port < 65536:
+        raise SettingsError(f"{args.port_source} must be 1-65535, got {args.port}")
+    if args.workers < 1:
+        raise SettingsError(f"{args.workers_source} must be at least 1, got {args.workers}")
+
+
+def _prepare(settings: Settings, *, sweep: bool = False) -> str:
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         settings.files_dir.mkdir(parents=True, exist_ok=True)
@@ -75,7 +91,9 @@ def _prepare(settings: Settings, *, sweep: bool = False) -> None:
             f"FILELINKS_DATABASE_URL: the directory of the SQLite file {path} does not exist"
         )
     try:
+        before = _schema_revision(url, settings.database_timeout_seconds)
         migrate(url, connect_timeout=settings.database_timeout_seconds)
+        done = _migrated(url, before)
     except Exception as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SettingsError(f"cannot migrate the database: {message}") from None
@@ -83,6 +101,35 @@ def _prepare(settings: Settings, *, sweep: bool = False) -> None:
         if settings.storage_url is not None:
             _check_store(settings)
         asyncio.run(_sweep_orphans(settings))
+    return done
+
+
+def _schema_revision(url: str, connect_timeout: float) -> str | None:
+    """The database's Alembic revision; None for an empty database."""
+    from alembic.runtime.migration import MigrationContext
+
+    engine = create_db_engine(url, connect_timeout=connect_timeout)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def _migrated(url: str, before: str | None) -> str:
+    """What `migrate` did, in one line."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(url))
+    head = script.get_current_head()
+    database = f"the database schema in {make_url(url).render_as_string(hide_password=True)}"
+    if before == head:
+        return f"{database} is up to date (revision {head}); nothing to do"
+    applied = len(list(script.iterate_revisions(head, before or "base")))
+    count = f"{applied} migration{'s' if applied != 1 else ''}"
+    if before is None:
+        return f"created {database} (revision {head}, {count})"
+    return f"upgraded {database} from revision {before} to {head} ({count})"
 
 
 def _check_store(settings: Settings) -> None:
@@ -148,16 +195,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             log_format = args.log_format or settings.log_format
             logging.config.dictConfig(logging_config(args.log_level, log_format))
-            if not 0 < args.port < 65536 or args.workers < 1:
-                raise SettingsError("--port must be 1-65535 and --workers at least 1")
+            _listen_settings(args, settings)
             _check_port(args.host, args.port)
-        _prepare(settings, sweep=args.command == "serve")
+        done = _prepare(settings, sweep=args.command == "serve")
     except SettingsError as exc:
         print(f"filelinks-api: error: {exc}", file=sys.stderr)
         return 2
     if args.command == "migrate":
-        print("filelinks-api: database schema is up to date", file=sys.stderr)
+        print(f"filelinks-api: {done}", file=sys.stderr)
         return 0
+    if not done.endswith("nothing to do"):
+        logging.getLogger(LIFECYCLE).info(
+            "filelinks-api: %s", done, extra={"fields": {"event": "migrated"}}
+        )
     return _serve(args, settings)
 
 
@@ -219,6 +269,11 @@ def _announce(args: argparse.Namespace, settings: Settings) -> None:
     workers = f"{args.workers} worker{'s' if args.workers > 1 else ''}"
     storage = open_storage(settings).description
     host = f"[{args.host}]" if ":" in args.host else args.host
+    # The default loopback address, named as SDK examples and the README name it: the
+    # dashboard's sign-in cookie belongs to one host name, and an error's request_log_url
+    # uses the SDK's (http://localhost:12111/dashboard/logs/...).
+    if args.host == "127.0.0.1":
+        host = "localhost"
     logging.getLogger(LIFECYCLE).info(
         "filelinks-api %s listening on http://%s:%d (%s); database %s; files in %s",
         __version__,

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # On SIGTERM or Ctrl-C, requests in flight get this long to finish; then they are cut off.
     shutdown_timeout_seconds: int = Field(default=30, ge=0)
+    # Where `serve` listens when --host/--port/--workers are not given (the flags win); the
+    # CLI checks their ranges, naming the setting.
+    host: str | None = None
+    port: int | None = None
+    workers: int | None = None
 
     @field_validator("api_keys", mode="before")
     @classmethod

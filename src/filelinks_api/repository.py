@@ -519,8 +519,10 @@ def save_account_clock(session: Executor, scope: Scope, frozen_at: int | None, o
     )
 
 
-def delete_account_clock(session: Executor, scope: Scope) -> None:
-    session.execute(delete(account_clocks).where(_scoped(account_clocks, scope)))
+def delete_account_clock(session: Executor, scope: Scope) -> bool:
+    """Back to real time; whether the scope had a clock of its own."""
+    result = session.execute(delete(account_clocks).where(_scoped(account_clocks, scope)))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 # --- the clocks' change channel (PostgreSQL; services/clock_sync.py) ---------------------------

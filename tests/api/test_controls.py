@@ -133,6 +133,22 @@ class TestResetData:
         )
         assert public_status(client, theirs_link["url"]) == 200
 
+    def test_puts_the_clock_back_to_real_time(self, client, clock):
+        client.post("/_emulator/clock", data={"frozen_at": 1_900_000_000})
+        client.delete("/_emulator/data")
+        assert client.get("/_emulator/clock").json() == {
+            "now": clock.now(),
+            "frozen": False,
+            "offset": 0,
+        }
+        assert uploaded(client)["created"] == clock.now()
+
+    def test_leaves_another_accounts_clock_alone(self, client):
+        other = bearer(new_key())
+        client.post("/_emulator/clock", data={"frozen_at": 1_900_000_000}, headers=other)
+        client.delete("/_emulator/data")
+        assert client.get("/_emulator/clock", headers=other).json()["now"] == 1_900_000_000
+
     def test_frees_idempotency_keys(self, client):
         file_id = uploaded(client)["id"]
         first = post_link(client, file_id, {"Idempotency-Key": "k"})

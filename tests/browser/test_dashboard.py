@@ -614,3 +614,68 @@ class TestServing:
                 assert "Unrecognized request URL" in response.json()["error"]["message"]
         finally:
             off.stop()
+
+
+class TestPageWidth:
+    """No page is wider than the window, at a laptop's width or a phone's: long text wraps,
+    JSON boxes scroll inside themselves, tables fit."""
+
+    WIDTHS = (1280, 390)
+
+    def long_session(self, tmp_path: Path) -> str:
+        """A session with long values everywhere; returns the request id of the long error."""
+        session = sdk_session(tmp_path)
+        stripe.FileLink.create(
+            file=session.image.id,
+            metadata={"note": "n" * 400, "order_id_of_a_rather_long_key_name": "6735"},
+        )
+        with pytest.raises(stripe.InvalidRequestError) as long_error:
+            stripe.FileLink.create(file="file_" + "y" * 3000, metadata={"k": "v" * 480})
+        with pytest.raises(stripe.InvalidRequestError):  # the home page's latest error
+            stripe.FileLink.retrieve("link_" + "x" * 600)
+        assert long_error.value.request_id is not None
+        return long_error.value.request_id
+
+    def overflow(self, page: Page) -> int:
+        """How many pixels the page is wider than the window (0: it fits)."""
+        return int(
+            page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+        )
+
+    def test_no_page_scrolls_sideways(self, page: Page, sdk: None, tmp_path: Path) -> None:
+        request_id = self.long_session(tmp_path)
+        file_id = stripe.File.list(limit=1).data[0].id
+        pages = [
+            "/dashboard",
+            "/dashboard/logs",
+            f"/dashboard/logs/{request_id}",
+            "/dashboard/files",
+            f"/dashboard/files/{file_id}",
+            "/dashboard/file_links",
+            "/dashboard/clock",
+        ]
+        wide = {}
+        for width in self.WIDTHS:
+            page.set_viewport_size({"width": width, "height": 800})
+            for path in pages:
+                page.goto(path)
+                if excess := self.overflow(page):
+                    wide[f"{path} at {width} px"] = excess
+                for index, table in enumerate(page.locator("table").all()):
+                    if excess := table.evaluate("t => t.scrollWidth - t.clientWidth"):
+                        wide[f"table {index} of {path} at {width} px"] = excess
+        assert wide == {}
+
+    def test_a_long_json_box_scrolls_inside_itself(
+        self, page: Page, sdk: None, tmp_path: Path
+    ) -> None:
+        request_id = self.long_session(tmp_path)
+        page.set_viewport_size({"width": 1280, "height": 800})
+        page.goto(f"/dashboard/logs/{request_id}")
+        box = page.get_by_test_id("request-json")
+        inner = box.evaluate("box => [box.scrollWidth, box.clientWidth]")
+        assert inner[0] > inner[1]  # the long line stays whole; the box scrolls
+        assert box.bounding_box()["width"] < 1280 / 2
+        expect(page.get_by_test_id("request-error")).to_contain_text("y" * 100)

@@ -51,8 +51,12 @@ async def set_clock(call: Annotated[Call[ClockParams], Depends(call_of(ClockPara
 
 @router.delete("/data")
 async def reset_data(call: Annotated[Call[NoParams], Depends(call_of(NoParams))]) -> Response:
-    """Delete the caller's files (and their bytes), file links and idempotency keys."""
-    file_ids = await call.db.write(controls.reset_data, call.scope)
+    """Delete the caller's files (and their bytes), file links, idempotency keys and request
+    log, and put its clock back to real time."""
+    clocks = call.runtime.clocks
+    file_ids, clock_reset = await call.db.write(controls.reset_data, clocks, call.scope)
+    if clock_reset:
+        await clocks.changed(call.scope, None)
     await controls.remove_bytes(call.runtime.storage, file_ids)
     return StripeJSON({"deleted": True, "files": len(file_ids)})
 

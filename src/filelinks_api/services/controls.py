@@ -131,10 +131,15 @@ def set_clock(
     return clock
 
 
-def reset_data(session: Executor, scope: Scope) -> list[str]:
-    """Delete the scope's links, files and idempotency keys; returns the file ids whose bytes
-    the caller removes once this commits."""
-    return repository.delete_scope_data(session, scope)
+def reset_data(session: Executor, book: ClockBook, scope: Scope) -> tuple[list[str], bool]:
+    """Delete the scope's links, files, idempotency keys and request log, and put its clock
+    back to real time (a clean slate includes the time). Returns the file ids whose bytes the
+    caller removes once this commits, and whether the clock changed (then the caller awaits
+    `book.changed(scope, None)`; other accounts' clocks are not reloaded for nothing)."""
+    clock_reset = repository.delete_account_clock(session, scope)
+    if clock_reset:
+        book.sync.mark(session)
+    return repository.delete_scope_data(session, scope), clock_reset
 
 
 async def remove_bytes(storage: Storage, file_ids: list[str]) -> None:
