@@ -330,6 +330,27 @@ def test_a_full_disk_is_a_clear_retryable_error(small_disk: Path, tmp_path: Path
     assert "Traceback" not in server.log_text()
 
 
+def test_the_metrics_files_are_not_in_a_full_tmpdir(small_disk: Path, tmp_path: Path):
+    # prometheus-client's files are memory-mapped and sparse: once they grow on a full file
+    # system, a write into a new page kills the worker with SIGBUS. A container's TMPDIR is
+    # often a small tmpfs; the data dir is where the service's disk space is.
+    (small_disk / "filler").write_bytes(b"\0" * 512 * 1024)  # the file system is full now
+    server = start_server(tmp_path / "data", workers=2, extra_env={"TMPDIR": str(small_disk)})
+    key = new_key()
+    try:
+        for _ in range(4):
+            assert upload(server, key).status_code == 200
+        scraped = httpx.get(f"{server.url}/metrics")
+        assert scraped.status_code == 200
+        assert "filelinks_requests_total" in scraped.text
+        counted = list((tmp_path / "data").glob("metrics-*/*.db"))
+        assert counted, "the workers' metrics files are in the data dir"
+        assert not [p for p in small_disk.rglob("*.db")]
+    finally:
+        server.stop()
+    assert not list((tmp_path / "data").glob("metrics-*"))  # removed when serve stops
+
+
 # --- a claim whose owner died ---------------------------------------------------------------------
 
 
