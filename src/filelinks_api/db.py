@@ -9,8 +9,14 @@ round trip, commits included, is awaited, so one worker overlaps many requests' 
 
 SQLite: WAL, foreign keys, and transactions begun by us (the pysqlite fix from SQLAlchemy's
 dialect docs) so that writes take the lock up front with BEGIN IMMEDIATE instead of failing to
-upgrade a read lock later. Writers wait for that lock with `asyncio.sleep`, never inside
-sqlite3's busy handler; reads have an autocommit engine of their own and never wait for it.
+upgrade a read lock later. A process's writers queue on an asyncio lock (holding no pooled
+connection), and the head of the queue waits for other processes with `asyncio.sleep`, never
+inside sqlite3's busy handler; reads have an autocommit engine of their own and never wait.
+
+Bounded in time: on PostgreSQL every unit of work answers within the database timeout
+(`FILELINKS_DATABASE_TIMEOUT_SECONDS`) or raises `failures.DatabaseTimeout` (a 503); pool
+waits, connecting and TCP keepalives follow the same timeout. What a failure means to the
+client is decided in failures.py, not here.
 """
 
 from __future__ import annotations

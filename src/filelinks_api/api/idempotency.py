@@ -2,9 +2,11 @@
 
 `idempotent(call)` claims the request's `Idempotency-Key` in a write transaction of its own
 (its parameters are decoded and valid by then, an upload's bytes have arrived), raises
-`Replay` with the stored response when the key has been answered before, and stores whatever
-error the endpoint ends with. `Idempotent.respond(work)` runs the endpoint's database work in
-one write transaction, stores the rendered response with the key in it, and commits.
+`Replay` with the stored response when the key has been answered before, renews the claim's
+lease while the request works, and settles the key when the endpoint fails: a final answer is
+stored, a retryable one releases the key (failures.keeps_result). `Idempotent.respond(work)`
+runs the endpoint's database work in one write transaction, stores the rendered response with
+the key in it, and commits.
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ A POST carrying `Idempotency-Key` claims the key once its parameters are decoded
 (and an upload's bytes have arrived), in a transaction of its own (a row with no response
 yet); the endpoint's response is stored in the same transaction as its work, so a retry gets
 exactly the first status and body back and nothing is done twice, across restarts and across
-processes sharing one database. Not stored, so a client may retry:
-authentication failures, routing errors, parameter validation failures, and requests refused
-because the key is in flight (409).
+processes sharing one database; a 500 is kept too, as on Stripe. Not stored, so a client may
+retry: authentication failures, routing errors, parameter validation failures, requests
+refused because the key is in flight (409), and what a retry may change: a lock timeout
+(429), an outage (503) (failures.keeps_result).
 
 "Same parameters" means the decoded parameters, order-insensitive, plus the sha256 of an
 uploaded file. Keys are scoped to the account (with any connected account) and the mode, and
