@@ -205,6 +205,47 @@ class TestS3Storage:
         assert run(ids(s3, older_than=0)) == ["file_Ours0000000000001"]
 
 
+class TestFsyncs:
+    """An upload's fsyncs (up to 200 MB) never run on the event loop; a copy on its way to
+    S3 is not fsynced at all (the store makes the bytes durable)."""
+
+    @staticmethod
+    def watch_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+        on_loop: list[bool] = []
+        real = os.fsync
+
+        def watched(fd: int) -> None:
+            try:
+                asyncio.get_running_loop()
+                on_loop.append(True)
+            except RuntimeError:
+                on_loop.append(False)
+            real(fd)
+
+        monkeypatch.setattr(os, "fsync", watched)
+        return on_loop
+
+    def test_local_commit_fsyncs_in_a_thread(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        local = LocalStorage(tmp_path / "files")
+        run(local.prepare())
+        on_loop = self.watch_fsyncs(monkeypatch)
+
+        store(local, "file_Fsynced0000000000001", b"%PDF-1.4 x")
+
+        assert on_loop == [False, False]  # the file, then its directory; neither on the loop
+
+    def test_s3_commit_does_not_fsync_its_staged_copy(
+        self, s3: S3Storage, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        on_loop = self.watch_fsyncs(monkeypatch)
+
+        store(s3, "file_NotFsynced000000000001", b"%PDF-1.4 x")
+
+        assert on_loop == []
+
+
 class TestCheckStore:
     def test_creates_a_missing_bucket_once(self, moto: Moto) -> None:
         where = location(moto, new_bucket())
