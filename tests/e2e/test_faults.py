@@ -196,7 +196,7 @@ def test_a_times_1_rule_fires_once_across_two_workers(two_workers: Server):
         add_rule(two_workers, key, action="error", status=500, times=1)
         barrier = threading.Barrier(16)
 
-        def get(_: int) -> httpx.Response:
+        def get(_: int, barrier: threading.Barrier = barrier) -> httpx.Response:
             barrier.wait()
             # a connection per request: both workers accept them
             return httpx.get(f"{two_workers.url}/v1/file_links", headers=auth(key), timeout=30)
