@@ -12,7 +12,6 @@ entry has committed.
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -25,8 +24,6 @@ from filelinks_api.wire.protocol import RESET_EXTENSION
 
 if TYPE_CHECKING:
     from filelinks_api.api.deps import Call  # deps calls `arrive`
-
-log = logging.getLogger("filelinks_api.error")
 
 STATE = "fault"  # scope["state"][STATE]: the Fault acting on the request
 LOG_STATE = "fault_log"  # what the request log records of it
