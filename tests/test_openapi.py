@@ -130,4 +130,32 @@ def test_every_route_is_documented(document):
         "/_emulator/clock",
         "/_emulator/data",
         "/_emulator/files",
+        "/_emulator/faults",
+        "/_emulator/faults/{fault_id}",
     }
+
+
+def test_the_fault_routes_are_described(document):
+    paths = document["paths"]
+    assert set(paths["/_emulator/faults"]) == {"post", "get", "delete"}
+    assert set(paths["/_emulator/faults/{fault_id}"]) == {"delete"}
+    body = body_schema(document, "/_emulator/faults", "application/x-www-form-urlencoded")
+    properties = body["properties"]
+    assert set(properties) == {
+        "action",
+        "method",
+        "path",
+        "times",
+        "status",
+        "type",
+        "code",
+        "message",
+        "delay_ms",
+        "when",
+    }
+    assert body["required"] == ["action"]
+    assert "Stripe-Should-Retry" in paths["/_emulator/faults"]["post"]["description"]
+    fault = paths["/_emulator/faults"]["post"]["responses"]["200"]["content"]["application/json"]
+    schema = document["components"]["schemas"][fault["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert schema["properties"]["object"]["const"] == "emulator.fault"
+    assert "remaining" in schema["required"]

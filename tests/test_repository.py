@@ -197,6 +197,7 @@ def test_the_compiled_insert_stores_what_sqlalchemys_insert_stores(session: Sess
             "request": {"metadata": {"note": "ünïcode"}, "expand": ["file"]},
             "response": '{"error": {}}',
             "error": {"type": "invalid_request_error", "code": None},
+            "fault": {"id": "fault_1", "action": "error"},
         }
 
     repository.insert_request_logs(session, [entry("req_fast1"), entry("req_fast2")])

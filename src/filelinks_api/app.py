@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from filelinks_api import __version__, dashboard, failures, metrics
 from filelinks_api.api import controls as emulator
-from filelinks_api.api import docs, file_links, files, health, links, monitoring
+from filelinks_api.api import docs, faults, file_links, files, health, injection, links, monitoring
 from filelinks_api.api.deps import Runtime
 from filelinks_api.api.idempotency import Replay
 from filelinks_api.api.request_log import LogWriter, RequestLogMiddleware
@@ -23,6 +23,7 @@ from filelinks_api.schemas import ErrorEnvelope
 from filelinks_api.services import controls
 from filelinks_api.services.clock_sync import ClockChannel, ClockSync, EpochFile
 from filelinks_api.services.controls import AccountClock, ClockBook
+from filelinks_api.services.faults import FaultBook
 from filelinks_api.storage import open_storage
 from filelinks_api.wire.envelope import (
     error_log,
@@ -72,6 +73,9 @@ def create_app(
 
     async def load_clocks() -> dict[Scope, AccountClock]:
         runtime: Runtime = app.state.runtime
+        if runtime.faults is not None:
+            # the clocks' channel carries the fault rules' changes too (services/faults.py)
+            await runtime.faults.reload(runtime.db)
         return await runtime.db.read(controls.load_clocks)
 
     # An app given its database (a test's) is one process: the file does
@@ -86,11 +90,18 @@ def create_app(
         runtime.request_log = LogWriter(runtime, keep=settings.request_log_limit)
         # inside StripeMiddleware (added next): it sees the request id and the final answer
         app.add_middleware(RequestLogMiddleware, writer=runtime.request_log)
+    if settings.emulator_controls:
+        runtime.faults = FaultBook()
     install_handlers(
         app,
         body_timeout=settings.body_timeout_seconds,
         observe=monitoring.Observer(count=settings.metrics),
     )
+    if settings.emulator_controls:
+        # outside every other middleware: the request log's entry and the envelope's headers
+        # are done when it holds back or drops a response
+        app.add_middleware(injection.FaultMiddleware)
+        app.add_exception_handler(injection.ResetBefore, injection.reset_placeholder)
     app.add_exception_handler(Replay, _replay)
     for failure in failures.CLASSIFIED:
         app.add_exception_handler(failure, _failed)
@@ -101,6 +112,7 @@ def create_app(
         app.include_router(monitoring.router)
     if settings.emulator_controls:
         app.include_router(emulator.router)
+        app.include_router(faults.router)
         app.include_router(dashboard.router)  # the web dashboard, under the same switch
     app.include_router(docs.router)
     app.mount(docs.ASSETS_PATH, docs.assets(), name="docs-assets")

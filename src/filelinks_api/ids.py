@@ -27,6 +27,10 @@ def file_link_id() -> str:
     return "link_" + _base62(secrets.token_bytes(18), 24)
 
 
+def fault_rule_id() -> str:
+    return "fault_" + _base62(secrets.token_bytes(18), 24)
+
+
 def link_token() -> str:
     """The secret in a public link URL: 256 random bits, unrelated to any id."""
     return secrets.token_urlsafe(32)

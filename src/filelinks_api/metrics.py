@@ -74,6 +74,12 @@ REQUEST_LOG_ENTRIES = Counter(
     ["outcome"],
 )
 
+FAULTS_INJECTED = Counter(
+    "filelinks_faults_injected",
+    "Requests a fault rule acted on (POST /_emulator/faults), by action: error, delay, reset.",
+    ["action"],
+)
+
 _observers: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
 

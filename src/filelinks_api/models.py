@@ -169,7 +169,33 @@ request_log = Table(
     Column("request", JSON, nullable=True),
     Column("response", Text, nullable=True),
     Column("error", JSON, nullable=True),
+    # {"id", "action"} of the fault rule that acted on the request (migration 0008)
+    Column("fault", JSON, nullable=True),
     Index("ix_request_log_account_livemode_created_seq", "account", "livemode", "created", "seq"),
+)
+
+# Fault rules (emulator, not Stripe): failures on demand for the scope's /v1 requests
+# (services/faults.py). `remaining` counts down, atomically, as matching requests take them.
+fault_rules = Table(
+    "fault_rules",
+    metadata,
+    Column("seq", _Seq, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("account", String(160), nullable=False),
+    Column("livemode", Boolean, nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("method", String(8), nullable=True),
+    Column("path", String(2048), nullable=True),
+    Column("status", Integer, nullable=True),
+    Column("type", String(64), nullable=True),
+    Column("code", String(255), nullable=True),
+    Column("message", Text, nullable=True),
+    Column("delay_ms", Integer, nullable=True),
+    Column("reset_when", String(8), nullable=True),  # `when` on the wire
+    Column("times", Integer, nullable=False),
+    Column("remaining", Integer, nullable=False),
+    Index("ix_fault_rules_account_livemode_seq", "account", "livemode", "seq"),
 )
 
 
@@ -245,6 +271,26 @@ class RequestLogRow(NamedTuple):
     request: dict[str, Any] | None
     response: str | None
     error: dict[str, Any] | None
+    fault: dict[str, Any] | None
+
+
+class FaultRuleRow(NamedTuple):
+    seq: int
+    id: str
+    account: str
+    livemode: bool
+    created: int
+    action: str
+    method: str | None
+    path: str | None
+    status: int | None
+    type: str | None
+    code: str | None
+    message: str | None
+    delay_ms: int | None
+    reset_when: str | None
+    times: int
+    remaining: int
 
 
 ROW_TYPES: dict[str, type[Any]] = {
@@ -253,4 +299,5 @@ ROW_TYPES: dict[str, type[Any]] = {
     "file_links": FileLinkRow,
     "idempotency_keys": IdempotencyKeyRow,
     "account_clocks": AccountClockRow,
+    "fault_rules": FaultRuleRow,
 }

@@ -14,7 +14,7 @@ import orjson
 from pydantic import BaseModel, BeforeValidator
 
 from filelinks_api.clock import expired
-from filelinks_api.models import FileLinkRow, FileRow, RequestLogRow
+from filelinks_api.models import FaultRuleRow, FileLinkRow, FileRow, RequestLogRow
 from filelinks_api.purposes import ALL_PURPOSES, UPLOAD_PURPOSES, downloadable
 from filelinks_api.wire.params import (
     MAX_STRING_LENGTH,
@@ -30,6 +30,7 @@ from filelinks_api.wire.params import (
     one_of,
     param_error,
     to_int,
+    to_str,
 )
 from filelinks_api.wire.request import uploaded_by_platform
 
@@ -129,7 +130,65 @@ class ListRequestLogParams(ListParams):
     idempotency_key: Str | None = None
 
 
+FAULT_METHODS = ("GET", "POST", "DELETE")
+ERROR_TYPES = ("api_error", "card_error", "idempotency_error", "invalid_request_error")
+
+
+def _fault_method(value: Any) -> str:
+    text = to_str(value).upper()
+    if text not in FAULT_METHODS:
+        raise param_error("invalid_enum", choices=FAULT_METHODS)
+    return text
+
+
+class CreateFaultParams(StripeParams):
+    """POST /_emulator/faults (emulator, not Stripe). Which parameters go with which action is
+    services/faults.py's to check."""
+
+    action: Annotated[str, one_of("error", "delay", "reset")]
+    method: (
+        Annotated[
+            str, BeforeValidator(_fault_method, json_schema_input_type=Literal[FAULT_METHODS])
+        ]
+        | None
+    ) = None
+    path: LimitedStr | None = None  # a prefix of the request path, /v1...
+    times: Int = 1
+    status: Int | None = None
+    type: Annotated[str, one_of(*ERROR_TYPES)] | None = None
+    code: LimitedStr | None = None
+    message: LimitedStr | None = None
+    delay_ms: Int | None = None
+    when: Annotated[str, one_of("before", "after")] | None = None
+
+
 # --- objects ----------------------------------------------------------------------------------
+
+
+class FaultObject(BaseModel):
+    """A fault rule (emulator, not Stripe)."""
+
+    id: str
+    object: Literal["emulator.fault"]
+    action: Literal["error", "delay", "reset"]
+    method: str | None
+    path: str | None
+    status: int | None
+    type: str | None
+    code: str | None
+    message: str | None
+    delay_ms: int | None
+    when: Literal["before", "after"] | None
+    times: int
+    remaining: int
+    created: int
+
+
+class FaultList(BaseModel):
+    object: Literal["list"]
+    data: list[FaultObject]
+    has_more: bool
+    url: str
 
 
 class FileLinkObject(BaseModel):
@@ -260,6 +319,25 @@ def render_link(
     return to_stripe_link(link, now=now, base_url=base_url, file=expanded)
 
 
+def render_fault(rule: FaultRuleRow) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "object": "emulator.fault",
+        "action": rule.action,
+        "method": rule.method,
+        "path": rule.path,
+        "status": rule.status,
+        "type": rule.type,
+        "code": rule.code,
+        "message": rule.message,
+        "delay_ms": rule.delay_ms,
+        "when": rule.reset_when,
+        "times": rule.times,
+        "remaining": rule.remaining,
+        "created": rule.created,
+    }
+
+
 def render_request_log(entry: RequestLogRow) -> dict[str, Any]:
     """A request log entry as the emulator's API returns it."""
     response: Any = None
@@ -286,4 +364,5 @@ def render_request_log(entry: RequestLogRow) -> dict[str, Any]:
         "request": entry.request,
         "response": response,
         "error": entry.error,
+        "fault": entry.fault,
     }

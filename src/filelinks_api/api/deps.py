@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar, cast
 
 from fastapi import Request
 
+from filelinks_api.api import injection
 from filelinks_api.api.request_log import LogContext, LogWriter
 from filelinks_api.clock import today
 from filelinks_api.config import Settings
@@ -22,6 +23,7 @@ from filelinks_api.db import Database
 from filelinks_api.repository import Scope
 from filelinks_api.services import files, idempotency
 from filelinks_api.services.controls import ClockBook
+from filelinks_api.services.faults import FaultBook
 from filelinks_api.storage import StagedFile, Storage
 from filelinks_api.wire.params import StripeParams, parse
 from filelinks_api.wire.request import Caller, Upload, authenticate, base_url, read_params
@@ -37,6 +39,7 @@ class Runtime:
     storage: Storage
     clocks: ClockBook
     request_log: LogWriter | None = None  # None: not recorded (switched off, or no controls)
+    faults: FaultBook | None = None  # None: no fault rules (no controls)
 
     @classmethod
     def of(cls, request: Request) -> Runtime:
@@ -159,6 +162,14 @@ def call_of(model: type[_P], *, upload: bool = False) -> Callable[[Request], Awa
             raise
         filename = part.filename if part is not None else None
         # the base URL, if the log URL needed it, is the objects' urls' too: computed once
-        return Call(request, runtime, caller, params, read.data, staged, filename, base)
+        call = Call(request, runtime, caller, params, read.data, staged, filename, base)
+        if runtime.faults is not None and request.scope["path"].startswith("/v1/"):
+            try:
+                await injection.arrive(call)  # a fault rule (api/injection.py)
+            except BaseException:
+                if staged is not None:
+                    staged.discard()
+                raise
+        return call
 
     return dependency

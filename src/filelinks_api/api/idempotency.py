@@ -20,6 +20,7 @@ from typing import Any
 from starlette.responses import Response
 
 from filelinks_api import metrics
+from filelinks_api.api import injection
 from filelinks_api.api.deps import Call
 from filelinks_api.errors import StripeError
 from filelinks_api.failures import classify, keeps_result
@@ -140,6 +141,7 @@ async def idempotent(call: Call[Any]) -> AsyncIterator[Idempotent]:
         await idem.take()
         lease = asyncio.get_running_loop().create_task(idem.keep_lease())
     try:
+        injection.after_claim(call)  # an error from a fault rule, settled below like any
         yield idem
     except Replay:
         raise

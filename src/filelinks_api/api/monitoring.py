@@ -50,7 +50,8 @@ class Observer:
             # grow the metrics without bound
             known = method if method in HTTP_METHODS else "OTHER"
             metrics.observe_request(template, known, status, seconds)
-            if status == 429:  # the only 429 this service sends is lock_timeout
+            # the only 429 this service sends is lock_timeout, but a fault rule's
+            if status == 429 and "fault" not in scope.get("state", {}):
                 metrics.LOCK_TIMEOUTS.inc()
         path: str = scope["path"]
         if path in QUIET_PATHS or not access_log.isEnabledFor(logging.INFO):

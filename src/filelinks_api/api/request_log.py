@@ -229,6 +229,7 @@ class RequestLogMiddleware:
             "request": context.params,
             "response": captured.text(),
             "error": captured.error(),
+            "fault": state.get("fault_log"),  # a fault rule's {"id", "action"} (api/injection.py)
         }
 
 
