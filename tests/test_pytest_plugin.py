@@ -289,3 +289,52 @@ def test_the_plugin_is_registered_by_the_package():
 
     [plugin] = [ep for ep in entry_points(group="pytest11") if ep.name == "filelinks"]
     assert plugin.value == "filelinks_api.pytest_plugin"
+
+
+def test_a_fault_rule_fails_the_request_it_matches_and_clear_removes_the_rules(attached):
+    # Needs the fault routes of issue 22 (POST/GET/DELETE /_emulator/faults).
+    attached.makepyfile(
+        test_faults="""
+        import pytest
+        import stripe
+        from filelinks_api.testing import ControlError
+
+        def test_fault(stripe_account):
+            rule = stripe_account.faults.add(
+                action="error",
+                status=400,
+                type="invalid_request_error",
+                message="Injected by the test.",
+                method="GET",
+                path="/v1/file_links",
+            )
+            assert rule["object"] == "emulator.fault"
+            assert rule["id"].startswith("fault_")
+            assert (rule["times"], rule["remaining"]) == (1, 1)
+
+            with pytest.raises(stripe.InvalidRequestError, match="Injected by the test."):
+                stripe.FileLink.list()
+            assert stripe.FileLink.list().data == []  # times=1: spent
+            [spent] = stripe_account.faults.list()
+            assert (spent["id"], spent["remaining"]) == (rule["id"], 0)
+            [succeeded, failed] = stripe_account.requests(path="/v1/file_links")
+            assert (succeeded["status"], failed["status"]) == (200, 400)
+
+            second = stripe_account.faults.add(action="delay", delay_ms=1)
+            stripe_account.faults.remove(second["id"])
+            assert [r["id"] for r in stripe_account.faults.list()] == [rule["id"]]
+            stripe_account.faults.clear()
+            assert stripe_account.faults.list() == []
+
+            stripe_account.faults.add(action="reset", when="before")
+            stripe_account.reset()  # DELETE /_emulator/data removes the rules too
+            assert stripe_account.faults.list() == []
+
+        def test_a_refused_rule_names_the_route_and_the_parameter(stripe_account):
+            with pytest.raises(ControlError) as refused:
+                stripe_account.faults.add(action="explode")
+            assert refused.value.route == "POST /_emulator/faults"
+            assert (refused.value.status, refused.value.param) == (400, "action")
+        """
+    )
+    run(attached).assert_outcomes(passed=2)
