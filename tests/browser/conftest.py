@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.browser.flows import sign_in, stripe_sdk
+from tests.conftest import new_key
 from tests.e2e.conftest import Server, start_server
 
 if TYPE_CHECKING:
@@ -128,3 +130,28 @@ def new_visit(browser: Browser, base_url: str) -> Iterator[Visit]:
 def visit(browser: Browser, server: Server) -> Iterator[Visit]:
     with new_visit(browser, server.url) as seen:
         yield seen
+
+
+@pytest.fixture
+def api_key() -> str:
+    return new_key()
+
+
+@pytest.fixture
+def sdk(server: Server, api_key: str) -> Iterator[None]:
+    with stripe_sdk(server.url, api_key):
+        yield
+
+
+@pytest.fixture
+def page(visit: Visit, api_key: str) -> Page:
+    """Signed in with the test's key."""
+    sign_in(visit.page, api_key)
+    return visit.page
+
+
+def expect(target):  # noqa: ANN001, ANN201 - Playwright's own, imported when it is there
+    """Playwright's `expect`, imported only when a test runs (the browser may be missing)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(target)

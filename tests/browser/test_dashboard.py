@@ -17,7 +17,7 @@ import pytest
 import stripe
 
 from tests import samples
-from tests.browser.conftest import Visit, new_visit
+from tests.browser.conftest import Visit, expect, new_visit
 from tests.browser.flows import sdk_session, sign_in, sign_out, stripe_sdk, upload
 from tests.conftest import new_key
 from tests.e2e.conftest import Server, start_server
@@ -27,30 +27,6 @@ if TYPE_CHECKING:
 
 FROZEN_AT = 1_893_499_200  # 2030-01-01 12:00:00 UTC
 PDF_VIEWER = "chrome-extension://mhjfbmdgcfjbbpaeojofohoefgiehjai/"  # Chromium's own
-
-
-@pytest.fixture
-def api_key() -> str:
-    return new_key()
-
-
-@pytest.fixture
-def sdk(server: Server, api_key: str) -> Iterator[None]:
-    with stripe_sdk(server.url, api_key):
-        yield
-
-
-@pytest.fixture
-def page(visit: Visit, api_key: str) -> Page:
-    """Signed in with the test's key."""
-    sign_in(visit.page, api_key)
-    return visit.page
-
-
-def expect(target):  # noqa: ANN001, ANN201 - Playwright's own, imported when it is there
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(target)
 
 
 def link_row(page: Page, link_id: str) -> Locator:

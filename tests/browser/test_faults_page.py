@@ -3,7 +3,6 @@ requests meet it, see it spent and the log rows marked, remove it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,36 +10,11 @@ import pytest
 import stripe
 
 from tests import samples
-from tests.browser.conftest import Visit
-from tests.browser.flows import sign_in, stripe_sdk, upload
-from tests.conftest import new_key
-from tests.e2e.conftest import Server
+from tests.browser.conftest import Visit, expect
+from tests.browser.flows import upload
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
-
-
-@pytest.fixture
-def api_key() -> str:
-    return new_key()
-
-
-@pytest.fixture
-def sdk(server: Server, api_key: str) -> Iterator[None]:
-    with stripe_sdk(server.url, api_key):
-        yield
-
-
-@pytest.fixture
-def page(visit: Visit, api_key: str) -> Page:
-    sign_in(visit.page, api_key)
-    return visit.page
-
-
-def expect(target):  # noqa: ANN001, ANN201 - Playwright's own, imported when it is there
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(target)
 
 
 def test_a_rule_added_on_the_page_fails_the_sdks_request_then_is_removed(

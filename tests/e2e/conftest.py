@@ -17,6 +17,7 @@ import httpx
 import pytest
 import stripe
 
+from tests import samples
 from tests.conftest import (
     BACKENDS,
     create_postgres_schema,
@@ -40,6 +41,22 @@ class Server:
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+def auth(key: str, **headers: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}", **headers}
+
+
+def make_file(server: Server, key: str) -> str:
+    """A dispute_evidence PDF uploaded with plain HTTP; its id."""
+    response = httpx.post(
+        f"{server.url}/v1/files",
+        data={"purpose": "dispute_evidence"},
+        files={"file": ("a.pdf", samples.pdf(), "application/octet-stream")},
+        headers=auth(key),
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["id"])
 
 
 # Every server started in this process, for the guard below.

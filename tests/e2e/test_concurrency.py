@@ -15,22 +15,7 @@ from sqlalchemy import create_engine, select, text
 from filelinks_api.models import idempotency_keys
 from tests import samples
 from tests.conftest import BACKENDS, new_key
-from tests.e2e.conftest import Server
-
-
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def make_file(server: Server, key: str) -> str:
-    response = httpx.post(
-        f"{server.url}/v1/files",
-        data={"purpose": "dispute_evidence"},
-        files={"file": ("a.pdf", samples.pdf(), "application/octet-stream")},
-        headers=auth(key),
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["id"]
+from tests.e2e.conftest import Server, auth, make_file
 
 
 def test_twenty_concurrent_creates_with_one_key_make_one_link(two_workers: Server):

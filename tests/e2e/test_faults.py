@@ -20,29 +20,13 @@ import httpx
 import pytest
 import stripe
 
-from tests import samples
 from tests.conftest import new_key
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Server, auth, make_file
 from tests.sdk_matrix.envs import NODE_SDKS, node_binary, node_env
 
 HERE = Path(__file__).parent
 CLIENT_TIMEOUT_SECONDS = 1
 SLOWER_THAN_THE_CLIENT_MS = 3000
-
-
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def make_file(server: Server, key: str) -> str:
-    response = httpx.post(
-        f"{server.url}/v1/files",
-        data={"purpose": "dispute_evidence"},
-        files={"file": ("a.pdf", samples.pdf(), "application/octet-stream")},
-        headers=auth(key),
-    )
-    assert response.status_code == 200, response.text
-    return str(response.json()["id"])
 
 
 def add_rule(server: Server, key: str, **params: Any) -> dict[str, Any]:

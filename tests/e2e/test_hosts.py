@@ -23,7 +23,7 @@ from tests.conftest import (
     new_key,
     postgres_schema_url,
 )
-from tests.e2e.conftest import Server, start_server
+from tests.e2e.conftest import Server, auth, start_server
 from tests.s3 import Moto, boto3_client, new_bucket
 
 pytestmark = pytest.mark.skipif(
@@ -62,10 +62,6 @@ def hosts(tmp_path: Path, moto: Moto) -> Iterator[Hosts]:
         a.stop()
         b.stop()
         drop_postgres_schema(schema)
-
-
-def auth(key: str, **headers: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}", **headers}
 
 
 def upload(host: Server, key: str, content: bytes, **headers: str) -> httpx.Response:

@@ -25,11 +25,7 @@ from tests.conftest import (
     new_key,
     postgres_schema_url,
 )
-from tests.e2e.conftest import Server, start_server
-
-
-def auth(key: str, **headers: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}", **headers}
+from tests.e2e.conftest import Server, auth, start_server
 
 
 def stop(server: Server, sig: signal.Signals = signal.SIGTERM, timeout: float = 30) -> int:

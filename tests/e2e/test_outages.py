@@ -29,7 +29,7 @@ from tests.conftest import (
     new_key,
     postgres_schema_url,
 )
-from tests.e2e.conftest import Server, start_server
+from tests.e2e.conftest import Server, auth, start_server
 from tests.proxy import Proxy, proxy_to
 from tests.s3 import Moto, boto3_client, new_bucket
 
@@ -39,10 +39,6 @@ MARGIN = 3  # what "within the timeout" allows on top, on a busy 2-core CI machi
 needs_postgres = pytest.mark.skipif(
     not os.environ.get("FILELINKS_TEST_DATABASE_URL"), reason="needs FILELINKS_TEST_DATABASE_URL"
 )
-
-
-def auth(key: str, **headers: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}", **headers}
 
 
 def upload(server: Server, key: str, **headers: str) -> httpx.Response:
