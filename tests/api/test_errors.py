@@ -241,6 +241,24 @@ class TestBodies:
         assert envelope(got, 413)["type"] == "invalid_request_error"
 
 
+    @pytest.mark.parametrize(
+        ("declared", "status"), [("9" * 5000, 413), ("\u00b2", 404)], ids=["huge", "superscript"]
+    )
+    def test_an_odd_content_length_is_never_a_500(
+        self, client: TestClient, declared: str, status: int
+    ) -> None:
+        # what the app sees when a proxy passes the header through (a server checks it first)
+        got = client.post(
+            "/v1/file_links/link_x",
+            content=b"metadata[a]=b",
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Content-Length": declared.encode("latin-1"),
+            },
+        )
+        assert got.status_code == status, got.text
+
+
 class TestUnexpectedException:
     @pytest.fixture
     def crashing(self, app: FastAPI, api_key: str) -> Iterator[TestClient]:
