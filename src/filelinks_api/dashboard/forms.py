@@ -99,6 +99,8 @@ def metadata_update_params(data: Mapping[str, Any]) -> UpdateFileLinkParams:
         shown = orjson.loads(text(data, "shown_keys") or "[]")
     except orjson.JSONDecodeError:
         shown = []
+    if not isinstance(shown, list):  # a crafted form: nothing was shown
+        shown = []
     removed = {key: "" for key in shown if isinstance(key, str) and key not in wanted}
     return parse(UpdateFileLinkParams, {"metadata": {**removed, **wanted}})
 

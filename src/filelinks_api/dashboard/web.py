@@ -13,7 +13,7 @@ import hashlib
 import re
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache, cached_property
 from html import escape
 from pathlib import Path
@@ -31,6 +31,7 @@ from filelinks_api.api.deps import Runtime
 from filelinks_api.dashboard.session import COOKIE, COOKIE_PATH, Session
 from filelinks_api.errors import StripeError
 from filelinks_api.repository import Scope
+from filelinks_api.wire.form import refuse_nul
 from filelinks_api.wire.request import Caller, authenticate, base_url, mask_key, read_params
 
 HERE = Path(__file__).resolve().parent
@@ -111,6 +112,8 @@ async def signed_in(request: Request) -> Viewer:
     session = Session.decode(request.cookies.get(COOKIE))
     if session is None or session.key is None:
         raise SignInRequired
+    for name, value in request.query_params.multi_items():  # the pages' filters
+        refuse_nul(name, value)
     try:
         caller = authenticate(
             f"Bearer {session.key}", session.stripe_account, runtime.settings.api_keys
@@ -157,15 +160,40 @@ def safe_next(value: object) -> str | None:
 # --- rendering --------------------------------------------------------------------------------
 
 
+# The Gregorian calendar repeats every 400 years, 146,097 days to the day.
+_CYCLE_DAYS, _CYCLE_YEARS = 146_097, 400
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _utc(timestamp: int) -> tuple[int, datetime]:
+    """(years to add, a datetime in range) for any integer timestamp. The API accepts any
+    int64 `expires_at` and a test clock may stand anywhere, but `datetime` stops at year
+    9999: a later moment is shifted back by whole 400-year cycles, which keeps its month,
+    day and weekday."""
+    days, seconds = divmod(timestamp, 86_400)
+    cycles = 0
+    if days > 2_900_000:  # past about year 9900
+        cycles = (days - 2_900_000) // _CYCLE_DAYS + 1
+    elif days < -700_000:  # before about year 50
+        cycles = -((-700_000 - days) // _CYCLE_DAYS + 1)
+    moment = _EPOCH + timedelta(days=days - cycles * _CYCLE_DAYS, seconds=seconds)
+    return cycles * _CYCLE_YEARS, moment
+
+
+def _format(timestamp: int, pattern: str) -> str:
+    years, moment = _utc(timestamp)
+    return f"{moment.year + years:04d}{moment.strftime(pattern)}"
+
+
 def when(timestamp: int | None) -> str:
     if timestamp is None:
         return "never"
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return _format(timestamp, "-%m-%d %H:%M:%S UTC")
 
 
 def datetime_input(timestamp: int) -> str:
     """A `datetime-local` field's value, in UTC."""
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return _format(timestamp, "-%m-%dT%H:%M:%S")
 
 
 def span(seconds: int) -> str:
