@@ -75,6 +75,18 @@ def check_key(key: str) -> None:
         )
 
 
+MAX_ENDPOINT_LENGTH = 512  # the column's
+
+
+def stored_endpoint(path: str) -> str:
+    """The path as the key's row keeps it: whole when it fits its column, else its head and a
+    digest of all of it, so two long paths still differ (a path id may be any length)."""
+    if len(path) <= MAX_ENDPOINT_LENGTH:
+        return path
+    tail = "...#" + hashlib.sha256(path.encode("utf-8", "replace")).hexdigest()
+    return path[: MAX_ENDPOINT_LENGTH - len(tail)] + tail
+
+
 def claim(
     session: Executor,
     scope: Scope,
@@ -87,6 +99,7 @@ def claim(
 ) -> Claim | Stored:
     """Claim `key` for this request (go ahead), or find the first request's response (replay
     it). Raises the idempotency errors. The caller commits."""
+    endpoint = stored_endpoint(endpoint)
     existing = repository.get_idempotency_key(session, scope, key)
     if existing is not None and existing.created <= now - TTL_SECONDS:
         repository.delete_idempotency_key(session, existing.seq)
