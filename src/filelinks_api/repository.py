@@ -27,6 +27,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -496,15 +497,45 @@ def all_account_clocks(session: Executor) -> list[AccountClockRow]:
     return [AccountClockRow._make(row) for row in session.execute(select(account_clocks))]
 
 
-def save_account_clock(session: Executor, scope: Scope, frozen_at: int | None, offset: int) -> None:
-    delete_account_clock(session, scope)
-    session.execute(
-        insert(account_clocks).values(
-            account=scope.account,
-            livemode=scope.livemode,
-            frozen_at=frozen_at,
-            offset_seconds=offset,
-        )
+def _upsert_account_clock(
+    session: Executor, scope: Scope, frozen_at: int | None, offset: int, changes: dict[str, Any]
+) -> AccountClockRow:
+    """Insert the scope's clock row, or apply `changes` to the one there, in one statement
+    (two processes changing one clock at once both count, and neither hits the key)."""
+    upsert = pg_insert if _dialect_name(session) == "postgresql" else sqlite_insert
+    statement = upsert(account_clocks).values(
+        account=scope.account,
+        livemode=scope.livemode,
+        frozen_at=frozen_at,
+        offset_seconds=offset,
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[account_clocks.c.account, account_clocks.c.livemode], set_=changes
+    ).returning(*account_clocks.c)
+    return AccountClockRow._make(session.execute(statement).one())
+
+
+def save_account_clock(
+    session: Executor, scope: Scope, frozen_at: int | None, offset: int
+) -> AccountClockRow:
+    return _upsert_account_clock(
+        session, scope, frozen_at, offset, {"frozen_at": frozen_at, "offset_seconds": offset}
+    )
+
+
+def advance_account_clock(session: Executor, scope: Scope, seconds: int) -> AccountClockRow:
+    """Move the scope's clock `seconds` forward, as stored now: a frozen one's `frozen_at`
+    and a running one's offset (a scope without a row runs on real time: offset 0)."""
+    column = account_clocks.c
+    return _upsert_account_clock(
+        session,
+        scope,
+        None,
+        seconds,
+        {
+            "frozen_at": column.frozen_at + seconds,
+            "offset_seconds": column.offset_seconds + seconds,
+        },
     )
 
 

@@ -240,7 +240,6 @@ class TestBodies:
         )
         assert envelope(got, 413)["type"] == "invalid_request_error"
 
-
     @pytest.mark.parametrize(
         ("declared", "status"), [("9" * 5000, 413), ("\u00b2", 404)], ids=["huge", "superscript"]
     )
