@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -483,9 +484,26 @@ def delete_idempotency_key(session: Executor, seq: int) -> None:
     session.execute(delete(idempotency_keys).where(idempotency_keys.c.seq == seq))
 
 
-def prune_idempotency_keys(session: Executor, created_before: int) -> int:
+def prune_idempotency_keys(session: Executor, real_now: int, ttl: int) -> int:
+    """Delete the keys created `ttl` seconds or more before their account's time: real time
+    (`real_now`), unless the scope's test clock is frozen or moved."""
+    clock = account_clocks.c
+    clock_now = case(
+        (clock.frozen_at.is_not(None), clock.frozen_at), else_=real_now + clock.offset_seconds
+    )
+    latest = session.execute(select(func.max(clock_now))).scalar()
+    key = idempotency_keys.c
+    their_now = (
+        select(clock_now)
+        .where(clock.account == key.account, clock.livemode == key.livemode)
+        .scalar_subquery()
+    )
     result = session.execute(
-        delete(idempotency_keys).where(idempotency_keys.c.created <= created_before)
+        delete(idempotency_keys).where(
+            # no key is older than this, whatever its clock (the index on `created`)
+            key.created <= max(real_now, latest or real_now) - ttl,
+            key.created <= func.coalesce(their_now, real_now) - ttl,
+        )
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -509,10 +527,10 @@ def _upsert_account_clock(
         frozen_at=frozen_at,
         offset_seconds=offset,
     )
-    statement = statement.on_conflict_do_update(
+    upserted = statement.on_conflict_do_update(
         index_elements=[account_clocks.c.account, account_clocks.c.livemode], set_=changes
     ).returning(*account_clocks.c)
-    return AccountClockRow._make(session.execute(statement).one())
+    return AccountClockRow._make(session.execute(upserted).one())
 
 
 def save_account_clock(
@@ -643,6 +661,16 @@ def prune_request_log(session: Executor, scope: Scope, keep: int) -> int:
             tuple_(request_log.c.created, request_log.c.seq) <= position,
         )
     )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def prune_request_log_total(session: Executor, keep: int) -> int:
+    """Keep at most `keep` entries in all: those among the newest `keep` recorded (`seq`
+    counts every entry recorded, so the cut is found in the primary key, not by a walk)."""
+    newest = session.execute(select(func.max(request_log.c.seq))).scalar()
+    if newest is None or newest <= keep:
+        return 0
+    result = session.execute(delete(request_log).where(request_log.c.seq <= newest - keep))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 

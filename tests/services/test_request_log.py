@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from filelinks_api import repository
 from filelinks_api.models import request_log
 from filelinks_api.repository import Scope
 from filelinks_api.services import request_log as service
@@ -69,3 +70,19 @@ def test_an_entry_with_a_nul_or_overlong_text_is_stored_cleaned_beside_the_other
     assert len(kept.idempotency_key) == 255
     assert "\x00" not in kept.idempotency_key + kept.client + kept.response
     assert kept.stripe_version == "v\ufffd"
+
+
+def test_the_total_bound_keeps_the_newest_entries_of_every_scope(session: Session) -> None:
+    for number in range(30):
+        scope = Scope(f"{SCOPE.account}_{number % 3}", False)
+        service.record(
+            session,
+            [entry(f"req_total_{number:02d}", account=scope.account)],
+            keep=100,
+            prune=[],
+        )
+
+    repository.prune_request_log_total(session, 10)
+
+    left = set(session.execute(select(request_log.c.id)).scalars())
+    assert left == {f"req_total_{number:02d}" for number in range(20, 30)}

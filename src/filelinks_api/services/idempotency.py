@@ -182,5 +182,7 @@ def release(session: Executor, claim: Claim) -> None:
 
 
 def prune(session: Executor, now: int) -> int:
-    """Forget keys past their 24 hours. The caller commits."""
-    return repository.prune_idempotency_keys(session, now - TTL_SECONDS)
+    """Forget keys past their 24 hours, each by its account's clock (`now` is real time).
+    Run at `serve`'s start and every PRUNE_EVERY_SECONDS while it serves
+    (services/housekeeping.py). The caller commits."""
+    return repository.prune_idempotency_keys(session, now, TTL_SECONDS)
