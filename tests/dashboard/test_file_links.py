@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 
 from filelinks_api.wire.params import INT64_MAX
@@ -73,3 +76,49 @@ def test_a_nul_in_the_query_is_refused_before_the_database(browser, path):
 
     assert page.status_code in (400, 404), page.text
     assert page.headers["content-type"].startswith("text/html")
+
+
+TEXTAREA = re.compile(
+    r'<textarea name="metadata" rows="3" aria-label="Metadata of ([^"]+)">(.*?)</textarea>', re.S
+)
+SHOWN = re.compile(r'name="shown_keys" value="([^"]*)"')
+
+AWKWARD = {
+    "note": "two\nlines",
+    "windows": "a\r\nb",
+    "a=b": "c=d",
+    " padded ": "  spaces  ",
+    "ünï": "cödé ☃ 𝄞",
+    "path": "C:\\new\\table",
+    "tab": "\tx\t",
+    "empty-looking": " ",
+}
+
+
+def edit_form(page: str, link_id: str) -> tuple[str, str]:
+    """What the page's metadata form for `link_id` would send back unchanged."""
+    texts = {found.group(1): html.unescape(found.group(2)) for found in TEXTAREA.finditer(page)}
+    shown = html.unescape(SHOWN.findall(page[page.index(f'id="{link_id}"') :])[0])
+    # a browser sends a textarea's line breaks as CRLF
+    return texts[link_id].replace("\r\n", "\n").replace("\n", "\r\n"), shown
+
+
+@pytest.mark.parametrize("extra", ["", "\r\nadded=1"], ids=["unchanged", "one_line_added"])
+def test_metadata_round_trips_exactly(browser, client, file_id, extra):
+    link = create_link(client, file_id, **{f"metadata[{k}]": v for k, v in AWKWARD.items()})
+    assert link["metadata"] == AWKWARD
+    page = browser.get("/dashboard/file_links")
+    text, shown = edit_form(page.text, link["id"])
+
+    saved = browser.post(
+        f"/dashboard/file_links/{link['id']}/metadata",
+        data={
+            "csrf_token": form_token(page.text),
+            "metadata": text + extra,
+            "shown_keys": shown,
+        },
+    )
+
+    assert saved.status_code == 303, saved.text
+    got = client.get(f"/v1/file_links/{link['id']}").json()["metadata"]
+    assert got == {**AWKWARD, **({"added": "1"} if extra else {})}

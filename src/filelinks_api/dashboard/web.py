@@ -244,6 +244,8 @@ def query(base: Mapping[str, Any] | None = None, /, **params: Any) -> str:
 
 @cache
 def environment() -> Environment:
+    from filelinks_api.dashboard.forms import metadata_text  # forms builds on this module
+
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=True,
@@ -260,6 +262,7 @@ def environment() -> Environment:
         size=size,
         pretty=pretty,
         query=query,
+        metadata_text=metadata_text,
         asset=asset_url,
         version=__version__,
     )
