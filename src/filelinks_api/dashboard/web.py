@@ -18,7 +18,7 @@ from functools import cache, cached_property
 from html import escape
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import orjson
 from fastapi import APIRouter, Request
@@ -98,12 +98,36 @@ class Viewer:
 
 
 async def checked_form(request: Request, session: Session | None) -> dict[str, Any]:
-    """The POSTed form, decoded like any request's parameters, if it carries `session`'s
-    token; else FormRefused (also without a session at all)."""
+    """The POSTed form, decoded like any request's parameters, if it was sent from this
+    origin and carries `session`'s token; else FormRefused (also without a session)."""
+    if not from_this_origin(request):
+        raise FormRefused
     data = (await read_params(request, Runtime.of(request).settings.max_body_bytes)).data
     if session is None or not session.accepts(data.get("csrf_token")):
         raise FormRefused
     return data
+
+
+def from_this_origin(request: Request) -> bool:
+    """What the browser says of where a form came from, when it says it: `Sec-Fetch-Site`
+    must be `same-origin` (or `none`: the person's own action), and `Origin` this server's
+    (as the request addressed it, or FILELINKS_PUBLIC_URL). A sibling subdomain is same-site,
+    not same-origin: refused too."""
+    headers = request.headers
+    site = headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = headers.get("origin")
+    if origin is None:
+        return True
+    public_url = Runtime.of(request).settings.public_url
+    ours = {_origin(base_url(request))} | ({_origin(public_url)} if public_url else set())
+    return origin.lower() in ours
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 async def signed_in(request: Request) -> Viewer:
@@ -127,21 +151,30 @@ async def signed_in(request: Request) -> Viewer:
     return viewer
 
 
-def set_session(response: Response, request: Request, session: Session) -> None:
+def set_session(
+    response: Response,
+    request: Request,
+    session: Session,
+    *,
+    name: str = COOKIE,
+    path: str = COOKIE_PATH,
+) -> None:
     response.set_cookie(
-        COOKIE,
+        name,
         session.encode(),
-        path=COOKIE_PATH,
+        path=path,
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
     )
 
 
-def clear_session(response: Response, request: Request) -> None:
+def clear_session(
+    response: Response, request: Request, *, name: str = COOKIE, path: str = COOKIE_PATH
+) -> None:
     response.delete_cookie(
-        COOKIE,
-        path=COOKIE_PATH,
+        name,
+        path=path,
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
@@ -293,20 +326,28 @@ BOUNCE = """<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" cont
 <title>Opening the dashboard</title><p><a href="{url}">Open the dashboard</a></p>"""
 
 
+def linked_from_another_site(request: Request) -> bool:
+    """A link from another site (a request_log_url in a CI log, say), followed in a browser
+    that held the SameSite=Strict cookie back."""
+    headers = request.headers
+    return (
+        headers.get("sec-fetch-site") == "cross-site"
+        and headers.get("sec-fetch-mode") == "navigate"
+        and COOKIE not in request.cookies
+    )
+
+
+def bounce(path: str) -> Response:
+    """Load `path` again from this site: the browser then sends the cookie, if it has one.
+    Sets no cookie."""
+    return HTMLResponse(BOUNCE.format(url=escape(path)), headers=PAGE_HEADERS)
+
+
 def sign_in_redirect(request: Request) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     wanted = safe_next(target) if request.method == "GET" else None
-    headers = request.headers
-    if (
-        wanted is not None
-        and headers.get("sec-fetch-site") == "cross-site"
-        and headers.get("sec-fetch-mode") == "navigate"
-        and COOKIE not in request.cookies
-    ):
-        # A link from another site (a request_log_url in a CI log, say): the browser held the
-        # SameSite=Strict cookie back. Loading the same page again from this one sends it, if
-        # there is one; if not, that second load comes here from this site and signs in.
-        return HTMLResponse(BOUNCE.format(url=escape(wanted)), headers=PAGE_HEADERS)
+    if wanted is not None and linked_from_another_site(request):
+        return bounce(wanted)
     location = SIGNIN_PATH + query(next=wanted if wanted != "/dashboard" else None)
     return RedirectResponse(location, status_code=303)
 
