@@ -132,6 +132,7 @@ class TestGetPublicLink:
             assert response.content == PDF[want]
         else:
             assert response.headers["content-range"] == f"bytes */{len(PDF)}"
+            assert response.json()["error"]["type"] == "invalid_request_error"
 
     def test_each_link_serves_its_own_file(self, client, anonymous, file_id):
         image = upload(client, samples.png(), "logo.png", purpose="business_logo").json()["id"]

@@ -10,6 +10,7 @@ from fastapi import Request
 from starlette.responses import Response, StreamingResponse
 
 from filelinks_api import metrics
+from filelinks_api.errors import InvalidRequestError
 from filelinks_api.models import FileRow
 from filelinks_api.storage import Storage
 
@@ -120,10 +121,12 @@ async def stream_file(
     if shown and file.type != "pdf":
         headers["Content-Security-Policy"] = INLINE_POLICY
     wanted = byte_range(request.headers.get("range"), size)
-    if wanted is False:
-        headers["Content-Range"] = f"bytes */{size}"
-        headers["Content-Length"] = "0"
-        return Response(status_code=416, headers=headers)
+    if wanted is False:  # Stripe's envelope, as every other error here
+        raise InvalidRequestError(
+            f"The requested range is not satisfiable: the file is {size} bytes long.",
+            status=416,
+            headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"},
+        )
     status, start, end = 200, 0, size
     if isinstance(wanted, tuple):
         start, end = wanted
