@@ -126,6 +126,15 @@ class TestConflicts:
         assert other.status_code == 400, other.text
         assert other.json()["error"]["type"] == "idempotency_error"
 
+    def test_an_endpoint_with_a_nul_is_kept_without_it(self, client):
+        first = client.post("/v1/file_links/link_%00", headers=keyed("k-nul"))
+        again = client.post("/v1/file_links/link_%00", headers=keyed("k-nul"))
+        other = client.post("/v1/file_links/link_%EF%BF%BD", headers=keyed("k-nul"))
+
+        assert first.status_code == 404, first.text
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert other.json()["error"]["type"] == "idempotency_error"
+
     def test_upload_with_different_bytes_is_an_idempotency_error(self, client):
         upload(client, samples.pdf("one"), headers=keyed("k-bytes"))
         clash = upload(client, samples.pdf("two"), headers=keyed("k-bytes"))

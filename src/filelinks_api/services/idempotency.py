@@ -79,12 +79,13 @@ MAX_ENDPOINT_LENGTH = 512  # the column's
 
 
 def stored_endpoint(path: str) -> str:
-    """The path as the key's row keeps it: whole when it fits its column, else its head and a
-    digest of all of it, so two long paths still differ (a path id may be any length)."""
-    if len(path) <= MAX_ENDPOINT_LENGTH:
+    """The path as the key's row keeps it: whole when it fits its column and holds no NUL
+    (which PostgreSQL refuses in text), else its head and a digest of all of it, so two such
+    paths still differ (a path id may be any length, and hold anything)."""
+    if len(path) <= MAX_ENDPOINT_LENGTH and "\x00" not in path:
         return path
     tail = "...#" + hashlib.sha256(path.encode("utf-8", "replace")).hexdigest()
-    return path[: MAX_ENDPOINT_LENGTH - len(tail)] + tail
+    return path.replace("\x00", "\ufffd")[: MAX_ENDPOINT_LENGTH - len(tail)] + tail
 
 
 def claim(
