@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 from sqlalchemy import update
 
 from filelinks_api.models import request_log
-
 from tests.api.helpers import create_link, uploaded
 
 

@@ -708,9 +708,11 @@ async def fuzz(base_url: str, *, requests: int, clients: int, seed: int) -> Repo
 
 
 def logged_errors(log_text: str) -> list[str]:
-    """Lines of the service's own log that report a failure."""
+    """Lines of the service's own log (text or JSON) that report a failure."""
     return [
-        line for line in log_text.splitlines() if " ERROR " in line or line.startswith("Traceback")
+        line
+        for line in log_text.splitlines()
+        if " ERROR " in line or '"level":"error"' in line or line.startswith("Traceback")
     ]
 
 
