@@ -122,3 +122,15 @@ def test_metadata_round_trips_exactly(browser, client, file_id, extra):
     assert saved.status_code == 303, saved.text
     got = client.get(f"/v1/file_links/{link['id']}").json()["metadata"]
     assert got == {**AWKWARD, **({"added": "1"} if extra else {})}
+
+
+@pytest.mark.parametrize("back", ["file=%00", "starting_after=link_%00", "expired=%00"])
+def test_a_nul_in_a_forms_back_filters_never_reaches_the_database(browser, back):
+    page = browser.get("/dashboard/file_links")
+
+    got = browser.post(
+        "/dashboard/file_links/link_unknown/metadata",
+        data={"csrf_token": form_token(page.text), "metadata": "a=1", "back": back},
+    )
+
+    assert got.status_code == 404, got.text  # the page of the unfiltered list, with the error
