@@ -503,6 +503,21 @@ class Actor:
         found = CSRF.search(home.text) if home is not None else None
         self.csrf = found.group(1) if found else ""
 
+    async def dashboard_session(self) -> None:
+        """Sign out and in again, or look at the sign-in page from odd places."""
+        rng = self.rng
+        if rng.random() < 0.5:
+            params = {"next": rng.choice(("/dashboard/files", "//evil.example", hostile_text(rng)))}
+            headers = (
+                {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}
+                if rng.random() < 0.5
+                else {}
+            )
+            await self.send("GET", "/dashboard/signin", params=params, headers=headers)
+            return
+        await self.send("POST", "/dashboard/signout", data={"csrf_token": self.csrf})
+        await self.sign_in()
+
     async def dashboard_page(self) -> None:
         rng = self.rng
         choices = [
@@ -518,6 +533,8 @@ class Actor:
             "/dashboard/files/"
             + path_part(pick_id(rng, self.linkable_files, "file"))
             + "/contents",
+            "/dashboard/assets/"
+            + rng.choice(("dashboard.css", "dashboard.js", path_part(hostile_text(rng)))),
         ]
         url = rng.choice(choices)
         params: list[tuple[str, str]] = []
@@ -646,19 +663,20 @@ class Actor:
     async def run(self, budget: Callable[[], bool]) -> None:
         await self.sign_in()
         menu: list[tuple[Callable[[], Awaitable[None]], int]] = [
-            (self.upload, 8),
-            (self.create_link, 10),
-            (self.update_link, 6),
-            (self.retrieve, 14),
-            (self.list_objects, 8),
-            (self.garbage, 6),
-            (self.clock, 3),
-            (self.request_log, 7),
-            (self.public_link, 10),
-            (self.metrics, 2),
-            (self.dashboard_page, 12),
-            (self.dashboard_form, 8),
-            (self.reset_data, 1),
+            (self.upload, 32),
+            (self.create_link, 40),
+            (self.update_link, 24),
+            (self.retrieve, 56),
+            (self.list_objects, 32),
+            (self.garbage, 24),
+            (self.clock, 12),
+            (self.request_log, 28),
+            (self.public_link, 40),
+            (self.metrics, 8),
+            (self.dashboard_page, 48),
+            (self.dashboard_form, 32),
+            (self.dashboard_session, 4),
+            (self.reset_data, 1),  # rare: what it deletes is no longer checked afterwards
         ]
         actions = [action for action, _ in menu]
         weights = [weight for _, weight in menu]
