@@ -110,13 +110,15 @@ async def checked_form(request: Request, session: Session | None) -> dict[str, A
 
 def from_this_origin(request: Request) -> bool:
     """What the browser says of where a form came from, when it says it: `Sec-Fetch-Site`
-    must be `same-origin` (or `none`: the person's own action), and `Origin` this server's
-    (as the request addressed it, or FILELINKS_PUBLIC_URL). A sibling subdomain is same-site,
-    not same-origin: refused too."""
+    must be `same-origin` (or `none`: the person's own action); a browser without it, whose
+    `Origin` must be this server's (as the request addressed it, or FILELINKS_PUBLIC_URL).
+    A sibling subdomain is same-site, not same-origin: refused too. (`Sec-Fetch-Site` first:
+    the browser works it out itself, where `Origin` is compared with a Host header that a
+    proxy may have rewritten.)"""
     headers = request.headers
     site = headers.get("sec-fetch-site")
-    if site is not None and site not in ("same-origin", "none"):
-        return False
+    if site is not None:
+        return site in ("same-origin", "none")
     origin = headers.get("origin")
     if origin is None:
         return True
