@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from filelinks_api.app import create_app
+from filelinks_api.db import Database
 from filelinks_api.models import idempotency_keys, request_log
 from filelinks_api.services import housekeeping
 from tests.api.helpers import bearer, upload
@@ -22,6 +24,14 @@ def eventually(condition: Callable[[], bool], seconds: float = 10) -> None:
     while not condition():
         assert time.monotonic() < deadline, "not within the deadline"
         time.sleep(0.01)  # a poll with a deadline, not a wait for a time
+
+
+@pytest.fixture
+def database(backend_url: str) -> Iterator[Database]:
+    """A Database of this test's own (its app's event loop is the test client's)."""
+    db = Database.connect(backend_url)
+    yield db
+    asyncio.run(db.dispose())
 
 
 @pytest.fixture(autouse=True)
