@@ -79,3 +79,18 @@ def test_every_setting_of_the_env_example_reaches_compose_and_back():
         for name in re.findall(r"\$\{([A-Z_]+):-", (ROOT / file).read_text())
     }
     assert example == used
+
+
+def test_each_file_trusts_the_forwarded_headers_of_its_own_proxy_only(tmp_path: Path):
+    # uvicorn takes the client address and scheme (a Secure dashboard cookie over HTTPS) from
+    # X-Forwarded-* only from FORWARDED_ALLOW_IPS
+    alone = config(tmp_path, env=None)["services"]["api"]
+    assert alone["environment"]["FORWARDED_ALLOW_IPS"] == "127.0.0.1"  # no proxy in front
+    behind = config(tmp_path, env="FORWARDED_ALLOW_IPS=10.0.0.5\n")["services"]["api"]
+    assert behind["environment"]["FORWARDED_ALLOW_IPS"] == "10.0.0.5"
+    (tmp_path / ".env").unlink()
+    scaled = config(tmp_path, env=None, file="compose.scale.yml")["services"]
+    assert "ports" not in scaled["api"]  # only the load balancer reaches a replica
+    assert scaled["api"]["environment"]["FORWARDED_ALLOW_IPS"] == "*"
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert "proxy_set_header X-Forwarded-Proto" in nginx

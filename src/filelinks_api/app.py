@@ -24,6 +24,7 @@ from filelinks_api.services import controls
 from filelinks_api.services.clock_sync import ClockChannel, ClockSync, EpochFile
 from filelinks_api.services.controls import AccountClock, ClockBook
 from filelinks_api.services.faults import FaultBook
+from filelinks_api.services.housekeeping import Housekeeping
 from filelinks_api.storage import open_storage
 from filelinks_api.wire.envelope import (
     error_log,
@@ -44,8 +45,14 @@ uploads are `multipart/form-data`. Authenticate with `Authorization: Bearer sk_t
 
 
 def create_app(
-    settings: Settings, *, clock: Clock | None = None, database: Database | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    database: Database | None = None,
+    housekeeping: bool | None = None,
 ) -> FastAPI:
+    """`housekeeping` (pruning while serving, services/housekeeping.py): by default, when
+    the app has its own database; a test's app shares the test's."""
     db = database or Database.connect(
         settings.resolved_database_url, connect_timeout=settings.database_timeout_seconds
     )
@@ -55,7 +62,10 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await storage.prepare()
         await clocks.start()
+        if housekeeping:
+            pruner.start()
         yield
+        await pruner.stop()
         await clocks.stop()
         if database is None:
             await db.dispose()
@@ -92,6 +102,12 @@ def create_app(
         app.add_middleware(RequestLogMiddleware, writer=runtime.request_log)
     if settings.emulator_controls:
         runtime.faults = FaultBook()
+    logged = settings.emulator_controls and settings.request_log
+    if housekeeping is None:
+        housekeeping = database is None
+    pruner = Housekeeping(
+        runtime, clocks.base, log_total=settings.request_log_total_limit if logged else None
+    )
     install_handlers(
         app,
         body_timeout=settings.body_timeout_seconds,

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     # entries each scope keeps (the newest).
     request_log: bool = True
     request_log_limit: int = Field(default=10_000, gt=0)
+    request_log_total_limit: int = Field(default=100_000, gt=0)
     # Connecting to the database may take this long; then `serve`/`migrate` fail (one line, exit
     # 2) and a request gets a 503 instead of hanging on a host that never answers.
     database_timeout_seconds: float = Field(default=10, gt=0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import re
 from typing import Any, Literal
 
 import orjson
@@ -20,6 +21,35 @@ LogFormat = Literal["text", "json"]
 ACCESS = "filelinks_api.access"
 LIFECYCLE = "filelinks_api.lifecycle"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators: what could end a
+# line or move the cursor in a terminal. A backslash is doubled, so an escape is unambiguous.
+_UNPRINTABLE = re.compile(r"[\\\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+class TextFormatter(logging.Formatter):
+    """A record is one line: control characters in its message (a request's decoded path may
+    hold `\r\n` or ESC, `%0d%0a` in the URL) are written as escapes. A traceback after it
+    keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        message = record.message
+        record.message = _UNPRINTABLE.sub(_escape, message)
+        try:
+            return super().formatMessage(record)
+        finally:
+            record.message = message
 
 
 class JsonFormatter(logging.Formatter):
@@ -49,7 +79,9 @@ def logging_config(level: str, log_format: LogFormat) -> dict[str, Any]:
     handler, `level` for all but the lifecycle logger."""
     level = level.upper()
     formatter: dict[str, Any] = (
-        {"()": f"{__name__}.JsonFormatter"} if log_format == "json" else {"format": TEXT_FORMAT}
+        {"()": f"{__name__}.JsonFormatter"}
+        if log_format == "json"
+        else {"()": f"{__name__}.TextFormatter", "fmt": TEXT_FORMAT}
     )
     stream = "ext://sys.stdout" if log_format == "json" else "ext://sys.stderr"
     handler = {"handlers": ["default"], "propagate": False}

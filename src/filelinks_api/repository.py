@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -495,9 +497,26 @@ def delete_idempotency_key(session: Executor, seq: int) -> None:
     session.execute(delete(idempotency_keys).where(idempotency_keys.c.seq == seq))
 
 
-def prune_idempotency_keys(session: Executor, created_before: int) -> int:
+def prune_idempotency_keys(session: Executor, real_now: int, ttl: int) -> int:
+    """Delete the keys created `ttl` seconds or more before their account's time: real time
+    (`real_now`), unless the scope's test clock is frozen or moved."""
+    clock = account_clocks.c
+    clock_now = case(
+        (clock.frozen_at.is_not(None), clock.frozen_at), else_=real_now + clock.offset_seconds
+    )
+    latest = session.execute(select(func.max(clock_now))).scalar()
+    key = idempotency_keys.c
+    their_now = (
+        select(clock_now)
+        .where(clock.account == key.account, clock.livemode == key.livemode)
+        .scalar_subquery()
+    )
     result = session.execute(
-        delete(idempotency_keys).where(idempotency_keys.c.created <= created_before)
+        delete(idempotency_keys).where(
+            # no key is older than this, whatever its clock (the index on `created`)
+            key.created <= max(real_now, latest or real_now) - ttl,
+            key.created <= func.coalesce(their_now, real_now) - ttl,
+        )
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -509,15 +528,45 @@ def all_account_clocks(session: Executor) -> list[AccountClockRow]:
     return [AccountClockRow._make(row) for row in session.execute(select(account_clocks))]
 
 
-def save_account_clock(session: Executor, scope: Scope, frozen_at: int | None, offset: int) -> None:
-    delete_account_clock(session, scope)
-    session.execute(
-        insert(account_clocks).values(
-            account=scope.account,
-            livemode=scope.livemode,
-            frozen_at=frozen_at,
-            offset_seconds=offset,
-        )
+def _upsert_account_clock(
+    session: Executor, scope: Scope, frozen_at: int | None, offset: int, changes: dict[str, Any]
+) -> AccountClockRow:
+    """Insert the scope's clock row, or apply `changes` to the one there, in one statement
+    (two processes changing one clock at once both count, and neither hits the key)."""
+    upsert = pg_insert if _dialect_name(session) == "postgresql" else sqlite_insert
+    statement = upsert(account_clocks).values(
+        account=scope.account,
+        livemode=scope.livemode,
+        frozen_at=frozen_at,
+        offset_seconds=offset,
+    )
+    upserted = statement.on_conflict_do_update(
+        index_elements=[account_clocks.c.account, account_clocks.c.livemode], set_=changes
+    ).returning(*account_clocks.c)
+    return AccountClockRow._make(session.execute(upserted).one())
+
+
+def save_account_clock(
+    session: Executor, scope: Scope, frozen_at: int | None, offset: int
+) -> AccountClockRow:
+    return _upsert_account_clock(
+        session, scope, frozen_at, offset, {"frozen_at": frozen_at, "offset_seconds": offset}
+    )
+
+
+def advance_account_clock(session: Executor, scope: Scope, seconds: int) -> AccountClockRow:
+    """Move the scope's clock `seconds` forward, as stored now: a frozen one's `frozen_at`
+    and a running one's offset (a scope without a row runs on real time: offset 0)."""
+    column = account_clocks.c
+    return _upsert_account_clock(
+        session,
+        scope,
+        None,
+        seconds,
+        {
+            "frozen_at": column.frozen_at + seconds,
+            "offset_seconds": column.offset_seconds + seconds,
+        },
     )
 
 
@@ -691,6 +740,16 @@ def prune_request_log(session: Executor, scope: Scope, keep: int) -> int:
             tuple_(request_log.c.created, request_log.c.seq) <= position,
         )
     )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def prune_request_log_total(session: Executor, keep: int) -> int:
+    """Keep at most `keep` entries in all: those among the newest `keep` recorded (`seq`
+    counts every entry recorded, so the cut is found in the primary key, not by a walk)."""
+    newest = session.execute(select(func.max(request_log.c.seq))).scalar()
+    if newest is None or newest <= keep:
+        return 0
+    result = session.execute(delete(request_log).where(request_log.c.seq <= newest - keep))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 

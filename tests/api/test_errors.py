@@ -27,8 +27,10 @@ from tests.api.helpers import bearer, check_request_log_url, upload
 REQUEST_ID = re.compile(r"^req_[A-Za-z0-9]{14}$")
 SUPPORT = "Please see https://stripe.com/docs or we can help at https://support.stripe.com/."
 DEFAULT_VERSION = "2026-06-24.dahlia"
+# What Stripe sends on api.stripe.com (docs/stripe-behavior.md), but for its
+# `Access-Control-Allow-Credentials: true`: beside `Allow-Origin: *` it is an invalid pair
+# (browsers refuse such a credentialed response), so it is left out.
 CORS = {
-    "access-control-allow-credentials": "true",
     "access-control-allow-methods": "GET, HEAD, PUT, PATCH, POST, DELETE",
     "access-control-allow-origin": "*",
     "access-control-expose-headers": "Request-Id, Stripe-Manage-Version, Stripe-Should-Retry,"
@@ -258,6 +260,23 @@ class TestBodies:
         )
         assert envelope(got, 413)["type"] == "invalid_request_error"
 
+    @pytest.mark.parametrize(
+        ("declared", "status"), [("9" * 5000, 413), ("\u00b2", 404)], ids=["huge", "superscript"]
+    )
+    def test_an_odd_content_length_is_never_a_500(
+        self, client: TestClient, declared: str, status: int
+    ) -> None:
+        # what the app sees when a proxy passes the header through (a server checks it first)
+        got = client.post(
+            "/v1/file_links/link_x",
+            content=b"metadata[a]=b",
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Content-Length": declared.encode("latin-1"),
+            },
+        )
+        assert got.status_code == status, got.text
+
 
 @pytest.mark.expect_error_log
 class TestUnexpectedException:
@@ -308,6 +327,7 @@ class TestHeaders:
             assert response.headers["stripe-version"] == DEFAULT_VERSION
             for name, value in CORS.items():
                 assert response.headers.get_list(name) == [value], name
+            assert "access-control-allow-credentials" not in response.headers
             assert len(response.headers.get_list("request-id")) == 1
 
     def test_stripe_version_is_echoed(self, client: TestClient) -> None:
@@ -325,8 +345,8 @@ class TestHeaders:
         async def cached() -> Response:
             return Response(b"x", headers={"Cache-Control": "private, max-age=60"})
 
-        app.add_api_route("/cached", cached, methods=["GET"])
-        got = client.get("/cached")
+        app.add_api_route("/v1/cached", cached, methods=["GET"])
+        got = client.get("/v1/cached")
         assert got.headers.get_list("cache-control") == ["private, max-age=60"]
         assert got.headers["access-control-allow-origin"] == "*"
 
@@ -355,6 +375,35 @@ class TestPreflight:
         assert got.status_code == 200
         assert "access-control-allow-headers" not in got.headers
         assert got.headers["access-control-allow-origin"] == "*"
+
+
+NOT_STRIPE = ["/_emulator/clock", "/_emulator/requests", "/metrics", "/dashboard", "/healthz"]
+
+
+class TestNoCorsGrantOutsideStripesPaths:
+    @pytest.mark.parametrize("path", NOT_STRIPE)
+    def test_a_response(self, client: TestClient, path: str) -> None:
+        got = client.get(path, headers={"Origin": "https://evil.example"})
+        assert got.status_code < 500
+        assert not [name for name in got.headers if name.startswith("access-control-")]
+
+    @pytest.mark.parametrize("path", [*NOT_STRIPE, "/dashboard/signin", "/_emulator/data"])
+    def test_a_preflight(self, anonymous: TestClient, path: str) -> None:
+        got = anonymous.options(
+            path,
+            headers={
+                "Origin": "https://evil.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization",
+            },
+        )
+        assert got.status_code >= 400  # no route answers OPTIONS there
+        assert not [name for name in got.headers if name.startswith("access-control-")]
+
+    def test_a_public_link_keeps_the_files_hosts_grant(self, anonymous: TestClient) -> None:
+        got = anonymous.get("/links/unknown")
+        assert got.headers["access-control-allow-origin"] == "*"
+        assert "access-control-allow-credentials" not in got.headers
 
 
 class TestErrorValues:

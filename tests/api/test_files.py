@@ -1064,7 +1064,11 @@ class TestFileContents:
         response = client.get(f"/v1/files/{file['id']}/contents", headers={"Range": header})
         assert response.status_code == 416
         assert response.headers["content-range"] == f"bytes */{len(content)}"
-        assert response.content == b""
+        error = response.json()["error"]  # Stripe's envelope, as every /v1 error
+        assert error["type"] == "invalid_request_error"
+        assert error["message"] == (
+            f"The requested range is not satisfiable: the file is {len(content)} bytes long."
+        )
 
     @pytest.mark.parametrize("header", ["bytes=0-1,4-5", "items=0-1", "bytes=x-y"])
     def test_unsupported_range_sends_the_whole_file(self, client, stored, header):

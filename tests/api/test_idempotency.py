@@ -121,6 +121,28 @@ class TestConflicts:
             " other than 'k-3' if you meant to execute a different request."
         )
 
+    def test_an_endpoint_longer_than_its_column_is_told_apart_by_all_of_it(self, client):
+        long_id = "link_" + "x" * 595
+        first = client.post(f"/v1/file_links/{long_id}", headers=keyed("k-long"))
+        again = client.post(f"/v1/file_links/{long_id}", headers=keyed("k-long"))
+        other = client.post(f"/v1/file_links/{long_id}y", headers=keyed("k-long"))
+
+        assert first.status_code == 404, first.text
+        assert first.json()["error"]["code"] == "resource_missing"
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert again.content == first.content
+        assert other.status_code == 400, other.text
+        assert other.json()["error"]["type"] == "idempotency_error"
+
+    def test_an_endpoint_with_a_nul_is_kept_without_it(self, client):
+        first = client.post("/v1/file_links/link_%00", headers=keyed("k-nul"))
+        again = client.post("/v1/file_links/link_%00", headers=keyed("k-nul"))
+        other = client.post("/v1/file_links/link_%EF%BF%BD", headers=keyed("k-nul"))
+
+        assert first.status_code == 404, first.text
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert other.json()["error"]["type"] == "idempotency_error"
+
     def test_upload_with_different_bytes_is_an_idempotency_error(self, client):
         upload(client, samples.pdf("one"), headers=keyed("k-bytes"))
         clash = upload(client, samples.pdf("two"), headers=keyed("k-bytes"))

@@ -109,6 +109,31 @@ class TestGetPublicLink:
         assert response.status_code == 206
         assert response.content == PDF[:8]
 
+    @pytest.mark.parametrize(
+        ("header", "status", "want"),
+        [
+            ("bytes=-" + "9" * 5000, 206, slice(None)),  # a suffix longer than the file: all of it
+            ("bytes=" + "9" * 5000 + "-", 416, None),
+            ("bytes=0-" + "9" * 5000, 206, slice(None)),
+            ("bytes=" + "9" * 5000 + "-" + "9" * 5000, 416, None),
+            ("bytes=" + "0" * 5000 + "7-8", 206, slice(7, 9)),
+        ],
+        ids=["suffix", "start", "end", "both", "zeros"],
+    )
+    def test_a_range_with_huge_numbers_is_answered(
+        self, client, anonymous, file_id, header, status, want
+    ):
+        link = create_link(client, file_id)
+
+        response = anonymous.get(path_of(link), headers={"Range": header})
+
+        assert response.status_code == status
+        if want is not None:
+            assert response.content == PDF[want]
+        else:
+            assert response.headers["content-range"] == f"bytes */{len(PDF)}"
+            assert response.json()["error"]["type"] == "invalid_request_error"
+
     def test_each_link_serves_its_own_file(self, client, anonymous, file_id):
         image = upload(client, samples.png(), "logo.png", purpose="business_logo").json()["id"]
         pdf_link = create_link(client, file_id)

@@ -125,6 +125,18 @@ class TestWhatIsRecorded:
         client.get("/_emulator/requests")
         assert entries(client) == []
 
+    def test_a_nul_in_the_path_is_logged_cleaned_with_the_entries_around_it(self, client):
+        before = client.get("/v1/files")
+        hostile = client.get("/v1/files/file_%00x")
+        after = client.get("/v1/files")
+
+        logged = {entry["id"]: entry for entry in entries(client, limit=10)}
+
+        assert hostile.status_code == 404
+        ids = [got.headers["Request-Id"] for got in (before, hostile, after)]
+        assert set(ids) <= set(logged)
+        assert logged[ids[1]]["path"] == "/v1/files/file_\ufffdx"
+
 
 class TestRequestLogUrl:
     def test_an_authenticated_error_links_to_its_own_entry(self, client):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -48,6 +49,24 @@ def test_every_worker_follows_a_clock_change_at_once(two_workers: Server):
                 assert fresh.get("/_emulator/clock").json()["now"] == 2_000_007_200
                 assert fresh.get(f"/v1/file_links/{link['id']}").json()["expired"] is True
                 assert httpx.get(link["url"]).status_code == 404
+
+
+def test_concurrent_advances_on_a_frozen_clock_all_count(two_workers: Server):
+    headers = {"Authorization": f"Bearer {new_key()}"}
+    with httpx.Client(base_url=two_workers.url, headers=headers, timeout=30) as http:
+        http.post("/_emulator/clock", data={"frozen_at": 2_000_000_000}).raise_for_status()
+
+    def advance(_: int) -> int:
+        # a connection each, so the advances spread over both worker processes
+        with httpx.Client(base_url=two_workers.url, headers=headers, timeout=30) as fresh:
+            return fresh.post("/_emulator/clock", data={"advance": 60}).status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(advance, range(20)))
+
+    assert statuses == [200] * 20
+    state = httpx.get(f"{two_workers.url}/_emulator/clock", headers=headers).json()
+    assert (state["now"], state["frozen"]) == (2_000_000_000 + 20 * 60, True)
 
 
 def test_an_advanced_running_clock_keeps_its_offset_as_time_passes(server: Server):

@@ -10,6 +10,7 @@ from fastapi import Request
 from starlette.responses import Response, StreamingResponse
 
 from filelinks_api import metrics
+from filelinks_api.errors import InvalidRequestError
 from filelinks_api.models import FileRow
 from filelinks_api.purposes import MIME_TYPES
 from filelinks_api.storage import Storage
@@ -39,6 +40,17 @@ def content_disposition(filename: str, *, inline: bool = False) -> str:
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
+# More digits than this and a position is past the end of any file: never converted (int()
+# refuses over 4,300 digits, and would be slow long before that).
+_MAX_DIGITS = 20
+_BEYOND_ANY_FILE = 10**_MAX_DIGITS
+
+
+def _position(digits: str) -> int:
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= _MAX_DIGITS else _BEYOND_ANY_FILE
+
+
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
     """(start, end exclusive) for one satisfiable range; None to send it all; False if unsatisfiable."""
     if not header:
@@ -50,12 +62,12 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
     if not first and not last:
         return None
     if not first:  # the last N bytes
-        length = int(last)
+        length = _position(last)
         if length == 0:
             return False
         return max(0, size - length), size
-    start = int(first)
-    end = size if not last else min(int(last) + 1, size)
+    start = _position(first)
+    end = size if not last else min(_position(last) + 1, size)
     if start >= size or start >= end:
         return False
     return start, end
@@ -84,10 +96,12 @@ async def stream_file(
     if shown and file.type != "pdf":
         headers["Content-Security-Policy"] = INLINE_POLICY
     wanted = byte_range(request.headers.get("range"), size)
-    if wanted is False:
-        headers["Content-Range"] = f"bytes */{size}"
-        headers["Content-Length"] = "0"
-        return Response(status_code=416, headers=headers)
+    if wanted is False:  # Stripe's envelope, as every other error here
+        raise InvalidRequestError(
+            f"The requested range is not satisfiable: the file is {size} bytes long.",
+            status=416,
+            headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"},
+        )
     status, start, end = 200, 0, size
     if isinstance(wanted, tuple):
         start, end = wanted

@@ -111,8 +111,13 @@ async def list_links(viewer: Annotated[Viewer, Depends(signed_in)]) -> Response:
 
 
 def _back(data: Mapping[str, Any]) -> dict[str, str]:
-    """The filters of the page a form was sent from (its `back` field)."""
-    return {name: value for name, value in parse_qsl(text(data, "back")) if name in FILTERS}
+    """The filters of the page a form was sent from (its `back` field); a value with a NUL
+    (the field decodes percent escapes once more) is no filter of ours, and is dropped."""
+    return {
+        name: value
+        for name, value in parse_qsl(text(data, "back"))
+        if name in FILTERS and "\x00" not in value
+    }
 
 
 def _done(data: Mapping[str, Any], done: str, link_id: str) -> RedirectResponse:

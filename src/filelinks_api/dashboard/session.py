@@ -13,7 +13,9 @@ over HTTPS.
 CSRF, on top of SameSite=Strict: the cookie also holds a random session id, made anew at each
 sign-in, and every form carries HMAC(session id, key and account); a POST whose token does not
 match is refused. The sign-in form is protected the same way, with a session id given before
-sign-in, so another site cannot sign a browser in to an account of its choosing.
+sign-in (in a cookie of its own), so another site cannot sign a browser in to an account of its
+choosing. A POST whose `Sec-Fetch-Site` or `Origin` says it came from another origin is
+refused as well (dashboard/web.py), token or not.
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ from dataclasses import dataclass
 
 COOKIE = "filelinks_dashboard"
 COOKIE_PATH = "/dashboard"
+# The sign-in form's session id lives in a cookie of its own, sent to the sign-in page only:
+# showing that page (a link from another site, whose request the browser sends without the
+# SameSite=Strict session cookie) never touches the session cookie, so it never signs anyone
+# out. Only a sign-in (a POST, with its token) and a sign-out set that one.
+SIGNIN_COOKIE = "filelinks_signin"
+SIGNIN_COOKIE_PATH = "/dashboard/signin"
 _VERSION = "v1"
 _SID = re.compile(r"[A-Za-z0-9_-]{32,64}")
 # What may stand in a cookie value unquoted; keys and accounts are narrower still, and

@@ -6,12 +6,21 @@ from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
 from filelinks_api.api.deps import Runtime
-from filelinks_api.dashboard.session import COOKIE, Session, new_session_id
+from filelinks_api.dashboard.session import (
+    COOKIE,
+    SIGNIN_COOKIE,
+    SIGNIN_COOKIE_PATH,
+    Session,
+    new_session_id,
+)
 from filelinks_api.dashboard.web import (
     SIGNIN_PATH,
+    bounce,
     checked_form,
     clear_session,
+    linked_from_another_site,
     page_router,
+    query,
     render,
     safe_next,
     set_session,
@@ -25,7 +34,7 @@ router = page_router()
 
 def _signin_page(
     request: Request,
-    session: Session,
+    form_session: Session,
     *,
     next_path: str | None,
     stripe_account: str = "",
@@ -37,15 +46,20 @@ def _signin_page(
         request,
         viewer=None,
         status=error.status if error else 200,
-        csrf_token=session.csrf_token(),
+        csrf_token=form_session.csrf_token(),
         next_path=next_path or "",
         stripe_account=stripe_account,
         strict=Runtime.of(request).settings.api_keys is not None,
         error=error,
         notice=notice,
     )
-    set_session(response, request, session)
+    set_session(response, request, form_session, name=SIGNIN_COOKIE, path=SIGNIN_COOKIE_PATH)
     return response
+
+
+def _form_session(request: Request) -> Session | None:
+    """The sign-in form's own session (its token's key), never the signed-in one's."""
+    return Session.decode(request.cookies.get(SIGNIN_COOKIE))
 
 
 def _accepted(request: Request, session: Session) -> bool:
@@ -64,23 +78,24 @@ def _accepted(request: Request, session: Session) -> bool:
 async def signin_form(request: Request) -> Response:
     current = Session.decode(request.cookies.get(COOKIE))
     next_path = safe_next(request.query_params.get("next"))
-    if current is not None and current.signed_in:
-        if _accepted(request, current):
-            return RedirectResponse(next_path or "/dashboard", status_code=303)
-        current = None  # its key is no longer accepted (FILELINKS_API_KEYS changed): sign in again
+    if current is not None and current.signed_in and _accepted(request, current):
+        return RedirectResponse(next_path or "/dashboard", status_code=303)
+    if linked_from_another_site(request):  # a signed-in browser held its cookie back
+        return bounce(SIGNIN_PATH + query(next=next_path))
     # The form's token needs a session id before there is a key: keep the one the browser
-    # has, or give it one.
-    session = current or Session(sid=new_session_id())
+    # has, or give it one. (A session cookie whose key is no longer accepted, after
+    # FILELINKS_API_KEYS changed, stays until a sign-in replaces it.)
+    form_session = _form_session(request) or Session(sid=new_session_id())
     notice = "You are signed out." if request.query_params.get("signed_out") else None
-    return _signin_page(request, session, next_path=next_path, notice=notice)
+    return _signin_page(request, form_session, next_path=next_path, notice=notice)
 
 
 @router.post(SIGNIN_PATH)
 async def signin(request: Request) -> Response:
     runtime = Runtime.of(request)
-    current = Session.decode(request.cookies.get(COOKIE))
-    data = await checked_form(request, current)
-    assert current is not None  # checked_form refuses a form without a session
+    form_session = _form_session(request)
+    data = await checked_form(request, form_session)
+    assert form_session is not None  # checked_form refuses a form without a session
     key = text(data, "api_key")
     stripe_account = text(data, "stripe_account")
     next_path = safe_next(text(data, "next"))
@@ -89,13 +104,14 @@ async def signin(request: Request) -> Response:
     except StripeError as error:
         # The key is never shown back; the account the person typed is.
         return _signin_page(
-            request, current, next_path=next_path, stripe_account=stripe_account, error=error
+            request, form_session, next_path=next_path, stripe_account=stripe_account, error=error
         )
     account = caller.account.partition("/")[2] or None  # as authenticate read it
     # A new session id at each sign-in: a token from before it is worth nothing after.
     session = Session(sid=new_session_id(), key=key, stripe_account=account)
     response = RedirectResponse(next_path or "/dashboard", status_code=303)
     set_session(response, request, session)
+    clear_session(response, request, name=SIGNIN_COOKIE, path=SIGNIN_COOKIE_PATH)
     return response
 
 

@@ -13,12 +13,12 @@ import hashlib
 import re
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache, cached_property
 from html import escape
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import orjson
 from fastapi import APIRouter, Request
@@ -31,6 +31,7 @@ from filelinks_api.api.deps import Runtime
 from filelinks_api.dashboard.session import COOKIE, COOKIE_PATH, Session
 from filelinks_api.errors import StripeError
 from filelinks_api.repository import Scope
+from filelinks_api.wire.form import refuse_nul
 from filelinks_api.wire.request import Caller, authenticate, base_url, mask_key, read_params
 
 HERE = Path(__file__).resolve().parent
@@ -97,12 +98,38 @@ class Viewer:
 
 
 async def checked_form(request: Request, session: Session | None) -> dict[str, Any]:
-    """The POSTed form, decoded like any request's parameters, if it carries `session`'s
-    token; else FormRefused (also without a session at all)."""
+    """The POSTed form, decoded like any request's parameters, if it was sent from this
+    origin and carries `session`'s token; else FormRefused (also without a session)."""
+    if not from_this_origin(request):
+        raise FormRefused
     data = (await read_params(request, Runtime.of(request).settings.max_body_bytes)).data
     if session is None or not session.accepts(data.get("csrf_token")):
         raise FormRefused
     return data
+
+
+def from_this_origin(request: Request) -> bool:
+    """What the browser says of where a form came from, when it says it: `Sec-Fetch-Site`
+    must be `same-origin` (or `none`: the person's own action); a browser without it, whose
+    `Origin` must be this server's (as the request addressed it, or FILELINKS_PUBLIC_URL).
+    A sibling subdomain is same-site, not same-origin: refused too. (`Sec-Fetch-Site` first:
+    the browser works it out itself, where `Origin` is compared with a Host header that a
+    proxy may have rewritten.)"""
+    headers = request.headers
+    site = headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = headers.get("origin")
+    if origin is None:
+        return True
+    public_url = Runtime.of(request).settings.public_url
+    ours = {_origin(base_url(request))} | ({_origin(public_url)} if public_url else set())
+    return origin.lower() in ours
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 async def signed_in(request: Request) -> Viewer:
@@ -111,6 +138,8 @@ async def signed_in(request: Request) -> Viewer:
     session = Session.decode(request.cookies.get(COOKIE))
     if session is None or session.key is None:
         raise SignInRequired
+    for name, value in request.query_params.multi_items():  # the pages' filters
+        refuse_nul(name, value)
     try:
         caller = authenticate(
             f"Bearer {session.key}", session.stripe_account, runtime.settings.api_keys
@@ -124,21 +153,30 @@ async def signed_in(request: Request) -> Viewer:
     return viewer
 
 
-def set_session(response: Response, request: Request, session: Session) -> None:
+def set_session(
+    response: Response,
+    request: Request,
+    session: Session,
+    *,
+    name: str = COOKIE,
+    path: str = COOKIE_PATH,
+) -> None:
     response.set_cookie(
-        COOKIE,
+        name,
         session.encode(),
-        path=COOKIE_PATH,
+        path=path,
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
     )
 
 
-def clear_session(response: Response, request: Request) -> None:
+def clear_session(
+    response: Response, request: Request, *, name: str = COOKIE, path: str = COOKIE_PATH
+) -> None:
     response.delete_cookie(
-        COOKIE,
-        path=COOKIE_PATH,
+        name,
+        path=path,
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
@@ -157,15 +195,40 @@ def safe_next(value: object) -> str | None:
 # --- rendering --------------------------------------------------------------------------------
 
 
+# The Gregorian calendar repeats every 400 years, 146,097 days to the day.
+_CYCLE_DAYS, _CYCLE_YEARS = 146_097, 400
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _utc(timestamp: int) -> tuple[int, datetime]:
+    """(years to add, a datetime in range) for any integer timestamp. The API accepts any
+    int64 `expires_at` and a test clock may stand anywhere, but `datetime` stops at year
+    9999: a later moment is shifted back by whole 400-year cycles, which keeps its month,
+    day and weekday."""
+    days, seconds = divmod(timestamp, 86_400)
+    cycles = 0
+    if days > 2_900_000:  # past about year 9900
+        cycles = (days - 2_900_000) // _CYCLE_DAYS + 1
+    elif days < -700_000:  # before about year 50
+        cycles = -((-700_000 - days) // _CYCLE_DAYS + 1)
+    moment = _EPOCH + timedelta(days=days - cycles * _CYCLE_DAYS, seconds=seconds)
+    return cycles * _CYCLE_YEARS, moment
+
+
+def _format(timestamp: int, pattern: str) -> str:
+    years, moment = _utc(timestamp)
+    return f"{moment.year + years:04d}{moment.strftime(pattern)}"
+
+
 def when(timestamp: int | None) -> str:
     if timestamp is None:
         return "never"
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return _format(timestamp, "-%m-%d %H:%M:%S UTC")
 
 
 def datetime_input(timestamp: int) -> str:
     """A `datetime-local` field's value, in UTC."""
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return _format(timestamp, "-%m-%dT%H:%M:%S")
 
 
 def span(seconds: int) -> str:
@@ -216,6 +279,8 @@ def query(base: Mapping[str, Any] | None = None, /, **params: Any) -> str:
 
 @cache
 def environment() -> Environment:
+    from filelinks_api.dashboard.forms import metadata_text  # forms builds on this module
+
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=True,
@@ -232,6 +297,7 @@ def environment() -> Environment:
         size=size,
         pretty=pretty,
         query=query,
+        metadata_text=metadata_text,
         asset=asset_url,
         version=__version__,
     )
@@ -262,20 +328,28 @@ BOUNCE = """<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" cont
 <title>Opening the dashboard</title><p><a href="{url}">Open the dashboard</a></p>"""
 
 
+def linked_from_another_site(request: Request) -> bool:
+    """A link from another site (a request_log_url in a CI log, say), followed in a browser
+    that held the SameSite=Strict cookie back."""
+    headers = request.headers
+    return (
+        headers.get("sec-fetch-site") == "cross-site"
+        and headers.get("sec-fetch-mode") == "navigate"
+        and COOKIE not in request.cookies
+    )
+
+
+def bounce(path: str) -> Response:
+    """Load `path` again from this site: the browser then sends the cookie, if it has one.
+    Sets no cookie."""
+    return HTMLResponse(BOUNCE.format(url=escape(path)), headers=PAGE_HEADERS)
+
+
 def sign_in_redirect(request: Request) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     wanted = safe_next(target) if request.method == "GET" else None
-    headers = request.headers
-    if (
-        wanted is not None
-        and headers.get("sec-fetch-site") == "cross-site"
-        and headers.get("sec-fetch-mode") == "navigate"
-        and COOKIE not in request.cookies
-    ):
-        # A link from another site (a request_log_url in a CI log, say): the browser held the
-        # SameSite=Strict cookie back. Loading the same page again from this one sends it, if
-        # there is one; if not, that second load comes here from this site and signs in.
-        return HTMLResponse(BOUNCE.format(url=escape(wanted)), headers=PAGE_HEADERS)
+    if wanted is not None and linked_from_another_site(request):
+        return bounce(wanted)
     location = SIGNIN_PATH + query(next=wanted if wanted != "/dashboard" else None)
     return RedirectResponse(location, status_code=303)
 

@@ -112,12 +112,12 @@ def set_clock(
         repository.delete_account_clock(session, scope)
         return None
     real_now = book.base.now()
-    current = book.now(scope)
-    frozen = book.state(scope)["frozen"]
     if frozen_at is not None:
         if frozen_at < 0:
             raise InvalidRequestError("frozen_at must be a Unix timestamp.", param="frozen_at")
-        clock = AccountClock(frozen_at=frozen_at, offset=frozen_at - real_now)
+        if frozen_at > LATEST:
+            raise beyond_the_calendar("frozen_at")
+        row = repository.save_account_clock(session, scope, frozen_at, frozen_at - real_now)
     else:
         assert advance is not None
         if advance < 0:
@@ -125,10 +125,27 @@ def set_clock(
                 "The clock only moves forward: advance must be zero or more seconds.",
                 param="advance",
             )
-        target = current + advance
-        clock = AccountClock(frozen_at=target if frozen else None, offset=target - real_now)
-    repository.save_account_clock(session, scope, clock.frozen_at, clock.offset)
+        if advance > LATEST:
+            raise beyond_the_calendar("advance")
+        # From the clock as stored, not this process's copy of it (another process may have
+        # moved it since): one UPDATE, so concurrent advances all count.
+        row = repository.advance_account_clock(session, scope, advance)
+    clock = AccountClock(frozen_at=row.frozen_at, offset=row.offset_seconds)
+    now = clock.frozen_at if clock.frozen_at is not None else real_now + clock.offset
+    if now > LATEST:  # raised inside the transaction: the change is rolled back
+        raise beyond_the_calendar("advance")
     return clock
+
+
+# The latest time a clock may show: 9999-12-31T23:59:59Z (what a date can be written as, and
+# far from the limits of the 64-bit columns that times are added to and stored in).
+LATEST = 253_402_300_799
+
+
+def beyond_the_calendar(param: str) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"The clock can show at most {LATEST} (9999-12-31 23:59:59 UTC).", param=param
+    )
 
 
 def reset_data(session: Executor, book: ClockBook, scope: Scope) -> tuple[list[str], bool]:

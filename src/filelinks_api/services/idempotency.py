@@ -87,6 +87,19 @@ def check_key(key: str) -> None:
         )
 
 
+MAX_ENDPOINT_LENGTH = 512  # the column's
+
+
+def stored_endpoint(path: str) -> str:
+    """The path as the key's row keeps it: whole when it fits its column and holds no NUL
+    (which PostgreSQL refuses in text), else its head and a digest of all of it, so two such
+    paths still differ (a path id may be any length, and hold anything)."""
+    if len(path) <= MAX_ENDPOINT_LENGTH and "\x00" not in path:
+        return path
+    tail = "...#" + hashlib.sha256(path.encode("utf-8", "replace")).hexdigest()
+    return path.replace("\x00", "\ufffd")[: MAX_ENDPOINT_LENGTH - len(tail)] + tail
+
+
 def claim(
     session: Executor,
     scope: Scope,
@@ -99,6 +112,7 @@ def claim(
 ) -> Claim | Stored:
     """Claim `key` for this request (go ahead), or find the first request's response (replay
     it). Raises the idempotency errors. The caller commits."""
+    endpoint = stored_endpoint(endpoint)
     existing = repository.get_idempotency_key(session, scope, key)
     if existing is not None and existing.created <= now - TTL_SECONDS:
         repository.delete_idempotency_key(session, existing.seq)
@@ -195,5 +209,7 @@ def release(session: Executor, claim: Claim) -> None:
 
 
 def prune(session: Executor, now: int) -> int:
-    """Forget keys past their 24 hours. The caller commits."""
-    return repository.prune_idempotency_keys(session, now - TTL_SECONDS)
+    """Forget keys past their 24 hours, each by its account's clock (`now` is real time).
+    Run at `serve`'s start and every PRUNE_EVERY_SECONDS while it serves
+    (services/housekeeping.py). The caller commits."""
+    return repository.prune_idempotency_keys(session, now, TTL_SECONDS)

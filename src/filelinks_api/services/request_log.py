@@ -5,13 +5,16 @@ logs, for `/_emulator/requests` and the dashboard.
 Not Stripe's API. Entries are recorded in batches (one transaction for all the entries that
 arrived while the previous batch was committing) and pruned to the newest `keep` per scope
 every `prune_every(keep)` entries a process records for that scope, so a scope may briefly
-hold up to that many more per process. API keys and the Authorization header are never part of an entry.
+hold up to that many more per process; the whole log is kept to its total bound by
+services/housekeeping.py. API keys and the Authorization header are never part of an entry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+from sqlalchemy import String
 
 from filelinks_api import repository
 from filelinks_api.errors import ResourceMissing
@@ -29,11 +32,36 @@ def prune_every(keep: int) -> int:
     return max(1, min(1000, keep // 10))
 
 
+# Each text column's length (None: unbounded). An entry's texts come from the request as
+# sent (a decoded path may hold a NUL, which PostgreSQL refuses in any text, and would fail
+# the whole batch with it): each is stored with NUL as U+FFFD, cut to its column.
+_TEXT_COLUMNS = {
+    column.name: column.type.length for column in request_log.c if isinstance(column.type, String)
+}
+
+
+def storable(entry: dict[str, Any]) -> dict[str, Any]:
+    """The entry as it can be stored on any database, whatever the request held."""
+    cleaned = entry
+    for name, limit in _TEXT_COLUMNS.items():
+        value = entry.get(name)
+        if not isinstance(value, str):
+            continue
+        fitted = value.replace("\x00", "\ufffd") if "\x00" in value else value
+        if limit is not None and len(fitted) > limit:
+            fitted = fitted[:limit]
+        if fitted is not value:
+            if cleaned is entry:
+                cleaned = dict(entry)
+            cleaned[name] = fitted
+    return cleaned
+
+
 def record(
     session: Executor, entries: Sequence[dict[str, Any]], *, keep: int, prune: Iterable[Scope]
 ) -> int:
     """Insert the entries, prune the `prune` scopes; how many entries the pruning removed."""
-    repository.insert_request_logs(session, entries)
+    repository.insert_request_logs(session, [storable(entry) for entry in entries])
     return sum(repository.prune_request_log(session, scope, keep) for scope in prune)
 
 

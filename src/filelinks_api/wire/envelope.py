@@ -38,8 +38,17 @@ error_log = logging.getLogger("filelinks_api.error")
 
 DEFAULT_BODY_TIMEOUT = 30.0
 
+# On every response, as Stripe sends them.
+PLAIN_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"cache-control", b"no-cache, no-store"),
+    (b"vary", b"Origin"),
+]
+# Stripe's CORS grant, on its own paths only (/v1, and the public link URLs of its files
+# host): any origin, no credentials. Stripe also sends `Access-Control-Allow-Credentials:
+# true`, which beside `*` is an invalid pair that browsers refuse: left out, it changes
+# nothing a browser may do. The emulator's own paths (/_emulator, /dashboard, /metrics, ...)
+# grant nothing, so no other site's page reads them or sends them a preflighted request.
 CORS_HEADERS: list[tuple[bytes, bytes]] = [
-    (b"access-control-allow-credentials", b"true"),
     (b"access-control-allow-methods", b"GET, HEAD, PUT, PATCH, POST, DELETE"),
     (b"access-control-allow-origin", b"*"),
     (
@@ -48,9 +57,13 @@ CORS_HEADERS: list[tuple[bytes, bytes]] = [
         b" X-Stripe-External-Auth-Required, X-Stripe-Privileged-Session-Required",
     ),
     (b"access-control-max-age", b"300"),
-    (b"cache-control", b"no-cache, no-store"),
-    (b"vary", b"Origin"),
+    *PLAIN_HEADERS,
 ]
+CORS_PREFIXES = ("/v1/", "/links/")
+
+
+def grants_cors(path: str) -> bool:
+    return path.startswith(CORS_PREFIXES) or path == "/v1"
 
 
 def dumps(content: Any) -> bytes:
@@ -171,7 +184,12 @@ class StripeMiddleware:
         # The version in effect: the one asked for when valid (the routes refuse an invalid
         # one after authenticating), else the default.
         version = version_in_effect(versions, today()).encode("latin-1")
-        extra = [(b"request-id", rid.encode()), (b"stripe-version", version), *CORS_HEADERS]
+        cors = grants_cors(scope["path"])
+        extra = [
+            (b"request-id", rid.encode()),
+            (b"stripe-version", version),
+            *(CORS_HEADERS if cors else PLAIN_HEADERS),
+        ]
         status = 0
         replayed = False
         # The whole body must have arrived by then. A pause per read would not do: a client
@@ -204,7 +222,7 @@ class StripeMiddleware:
             await send(message)
 
         try:
-            if scope["method"] == "OPTIONS":
+            if scope["method"] == "OPTIONS" and cors:  # elsewhere: no route, Stripe's 404
                 if preflight_headers:
                     extra.append((b"access-control-allow-headers", preflight_headers))
                 await Response(status_code=200)(scope, receive, send_with_headers)

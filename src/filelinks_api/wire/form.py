@@ -66,6 +66,12 @@ def _bad(message: str, param: str | None = None) -> InvalidRequestError:
     return InvalidRequestError(message, param=param)
 
 
+def refuse_nul(key: str, value: str) -> None:
+    """No NUL goes further: PostgreSQL refuses it in any text, and no id or key holds one."""
+    if "\x00" in key or "\x00" in value:
+        raise _bad("Invalid request: parameter names and values may not contain NUL bytes.")
+
+
 def decode_pairs(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
     root: dict[str, Any] = {}
     count = 0
@@ -73,8 +79,7 @@ def decode_pairs(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
         count += 1
         if count > MAX_PARAMS:
             raise _bad(f"Too many parameters: at most {MAX_PARAMS} may be sent in one request.")
-        if "\x00" in key or "\x00" in value:
-            raise _bad("Invalid request: parameter names and values may not contain NUL bytes.")
+        refuse_nul(key, value)
         if len(key) > MAX_KEY_LENGTH:
             raise _bad(
                 f"Invalid request: a parameter name is longer than {MAX_KEY_LENGTH} characters."

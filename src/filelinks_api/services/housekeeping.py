@@ -1,0 +1,83 @@
+"""What keeps the stored state bounded while the service runs, in every worker process.
+
+- Idempotency keys: a key is kept 24 hours by its account's clock, then forgotten
+  (services/idempotency.prune), every `KEYS_EVERY_SECONDS` (and by `serve` at start).
+- The request log: besides the newest `FILELINKS_REQUEST_LOG_LIMIT` entries per scope (pruned
+  as entries are written, api/request_log.py), at most `FILELINKS_REQUEST_LOG_TOTAL_LIMIT`
+  entries in all, every `LOG_EVERY_SECONDS`: in open mode every key is a scope of its own,
+  so the per-scope bound alone bounds nothing. Between two runs the log may hold what the
+  service records in that time on top.
+
+Several processes running this at once delete the same rows; the second finds nothing left.
+A failed run is logged, and the next one tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Protocol
+
+from filelinks_api import metrics, repository
+from filelinks_api.clock import Clock
+from filelinks_api.db import Database
+from filelinks_api.services import idempotency
+
+log = logging.getLogger("filelinks_api.error")
+
+LOG_EVERY_SECONDS = 10.0
+KEYS_EVERY_SECONDS = 600.0
+
+
+class HasDatabase(Protocol):
+    db: Database
+
+
+class Housekeeping:
+    def __init__(self, runtime: HasDatabase, clock: Clock, *, log_total: int | None) -> None:
+        self.runtime = runtime  # its database is looked up at each run (tests swap it)
+        self.clock = clock
+        self.log_total = log_total
+        self.runs = 0  # completed runs, for tests to wait on
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def run_once(self, *, keys: bool) -> None:
+        db = self.runtime.db
+        if self.log_total is not None:
+            pruned = await db.write(repository.prune_request_log_total, self.log_total)
+            if pruned:
+                metrics.REQUEST_LOG_ENTRIES.labels("pruned").inc(pruned)
+        if keys:
+            await db.write(idempotency.prune, self.clock.now())
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        # workers started together spread their runs out
+        await asyncio.sleep(random.uniform(0, LOG_EVERY_SECONDS))
+        keys_due = loop.time()
+        while True:
+            keys = loop.time() >= keys_due
+            try:
+                await self.run_once(keys=keys)
+            except Exception:
+                log.warning(
+                    "housekeeping failed; trying again in %s s", LOG_EVERY_SECONDS, exc_info=True
+                )
+            else:
+                if keys:
+                    keys_due = loop.time() + KEYS_EVERY_SECONDS
+            self.runs += 1
+            await asyncio.sleep(LOG_EVERY_SECONDS)
