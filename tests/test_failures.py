@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from filelinks_api.errors import ApiError, LockTimeout, ServiceUnavailable
@@ -96,3 +98,23 @@ class TestKeepsResult:
 
     def test_a_500_is_kept_as_on_stripe(self) -> None:
         assert keeps_result(ApiError("req_1"))
+
+
+class TestClassifyMore:
+    @pytest.mark.parametrize(
+        "orig", [psycopg.errors.DeadlockDetected(), psycopg.errors.SerializationFailure()]
+    )
+    def test_postgres_contention_is_the_retryable_429(self, orig: Exception) -> None:
+        failure = classify(DBAPIError("UPDATE ...", {}, orig), "req_1")
+        assert failure.kind is Kind.LOCK_TIMEOUT
+        assert not failure.unexpected
+
+    def test_a_server_shutting_down_is_unavailable(self) -> None:
+        failure = classify(DBAPIError("SELECT 1", {}, psycopg.errors.AdminShutdown()), "req_1")
+        assert failure.kind is Kind.UNAVAILABLE
+
+    @pytest.mark.parametrize("code", [errno.EMFILE, errno.ENOMEM, errno.EROFS])
+    def test_a_machine_out_of_resources_is_a_retryable_503(self, code: int) -> None:
+        failure = classify(OSError(code, os.strerror(code)), "req_1")
+        assert failure.kind is Kind.UNAVAILABLE
+        assert failure.error.should_retry is True

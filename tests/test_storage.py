@@ -15,7 +15,15 @@ from typing import Any
 import pytest
 
 from filelinks_api.config import Settings, SettingsError
-from filelinks_api.storage import ContentsMissing, LocalStorage, StagedFile, Storage
+from filelinks_api.errors import InvalidRequestError
+from filelinks_api.failures import DatabaseTimeout
+from filelinks_api.storage import (
+    ContentsMissing,
+    LocalStorage,
+    StagedFile,
+    Storage,
+    kept_only_on_success,
+)
 from filelinks_api.storage.s3 import PART, S3Location, S3Storage, check_store, s3_location
 from tests.s3 import CREDENTIALS, Moto, boto3_client, free_port, new_bucket, start_moto
 
@@ -244,6 +252,35 @@ class TestFsyncs:
         store(s3, "file_NotFsynced000000000001", b"%PDF-1.4 x")
 
         assert on_loop == []
+
+
+class TestKeptOnlyOnSuccess:
+    """After a failure, stored bytes are deleted only when the row surely never committed."""
+
+    @staticmethod
+    def fail_after_commit(local: LocalStorage, file_id: str, failure: BaseException) -> None:
+        async def upload() -> None:
+            staged = stage(local, b"%PDF-1.4 x")
+            staged.finish()
+            async with kept_only_on_success(local, staged):
+                await local.commit(staged, file_id)
+                raise failure
+
+        with pytest.raises(type(failure)):
+            run(upload())
+
+    def test_our_refusal_deletes_the_bytes(self, tmp_path: Path) -> None:
+        local = LocalStorage(tmp_path / "files")
+        run(local.prepare())
+        self.fail_after_commit(local, "file_Refused00000000000001", InvalidRequestError("no"))
+        assert not local.path_for("file_Refused00000000000001").exists()
+
+    def test_a_failure_that_may_have_committed_keeps_them(self, tmp_path: Path) -> None:
+        # a COMMIT whose answer never came: the row may exist, so must its bytes
+        local = LocalStorage(tmp_path / "files")
+        run(local.prepare())
+        self.fail_after_commit(local, "file_MayExist00000000000001", DatabaseTimeout("silent"))
+        assert local.path_for("file_MayExist00000000000001").exists()
 
 
 class TestCheckStore:

@@ -101,7 +101,9 @@ def create_async_db_engine(
     engine = create_async_engine(
         url, connect_args=_pg_connect_args(connect_timeout), **pool, **_JSON, **isolation
     )
-    _set_lock_timeout(engine.sync_engine)
+    _set_lock_timeout(
+        engine.sync_engine, idle_in_transaction=_pg_connect_args(connect_timeout)["connect_timeout"]
+    )
     return engine
 
 
@@ -122,12 +124,16 @@ def _pg_connect_args(connect_timeout: float) -> dict[str, Any]:
     }
 
 
-def _set_lock_timeout(engine: Engine) -> None:
+def _set_lock_timeout(engine: Engine, idle_in_transaction: int | None = None) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # A row lock that cannot be had quickly becomes Stripe's 429 lock_timeout.
         cursor = dbapi_connection.cursor()
         cursor.execute(f"SET lock_timeout = '{POSTGRES_LOCK_TIMEOUT}'")
+        if idle_in_transaction is not None:
+            # A transaction whose client went silent (a unit abandoned behind a partition)
+            # ends on the server too, instead of holding its row locks until TCP gives up.
+            cursor.execute(f"SET idle_in_transaction_session_timeout = '{idle_in_transaction}s'")
         cursor.close()
         dbapi_connection.commit()
 
@@ -272,12 +278,16 @@ class Database:
         try:
             async with asyncio.timeout(self.timeout):
                 return await asyncio.shield(task)
-        except TimeoutError:
+        except BaseException as exc:  # the timeout, or the request cancelled while it waited
+            if task.done():
+                raise
             abandoned.flag = True
             task.add_done_callback(_reap_abandoned)
-            raise DatabaseTimeout(
-                f"no answer from the database within {self.timeout:g} s"
-            ) from None
+            if isinstance(exc, TimeoutError):
+                raise DatabaseTimeout(
+                    f"no answer from the database within {self.timeout:g} s"
+                ) from None
+            raise
 
     @property
     def is_postgres(self) -> bool:

@@ -66,6 +66,18 @@ def disk_full() -> ServiceUnavailable:
     )
 
 
+# A machine out of something a retry may find again: file descriptors, memory, a file system
+# remounted read-only (a disk error), a timeout of an OS-level operation.
+_EXHAUSTED = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EROFS, errno.ETIMEDOUT}
+
+
+def out_of_resources(exc: OSError) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        f"The emulator is out of resources right now ({exc.strerror or exc}); retry the request.",
+        should_retry=True,
+    )
+
+
 def classify(exc: BaseException, request_id: str) -> Failure:
     """The one mapping from an exception to what the client is told (a StripeError, the
     store's 503 included, is told as it is)."""
@@ -84,6 +96,8 @@ def classify(exc: BaseException, request_id: str) -> Failure:
         return Failure(Kind.UNAVAILABLE, database_unavailable(), "database")
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return Failure(Kind.UNAVAILABLE, disk_full(), "disk")
+    if isinstance(exc, OSError) and exc.errno in _EXHAUSTED:
+        return Failure(Kind.UNAVAILABLE, out_of_resources(exc), "service")
     source = "database" if isinstance(exc, DBAPIError) else "service"
     return Failure(Kind.INTERNAL, ApiError(request_id), source, unexpected=True)
 
@@ -97,8 +111,25 @@ def keeps_result(error: StripeError) -> bool:
 _LOCK_ERRORS = ("database is locked", "locknotavailable", "lock timeout", "could not obtain lock")
 
 
+# PostgreSQL's SQLSTATEs for contention a retry resolves: lock_not_available (lock_timeout),
+# deadlock_detected, serialization_failure.
+_CONTENTION = {"55P03", "40P01", "40001"}
+# ... and for a server that went away: connection exceptions (08*), operator intervention
+# (57P01-57P03: shutdown, crash, cannot connect now), query_canceled by a statement timeout.
+_GONE_PREFIXES = ("08", "57P0", "57014")
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", exc)
+    state = getattr(orig, "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
 def is_lock_timeout(exc: BaseException) -> bool:
-    """SQLite's busy timeout or PostgreSQL's lock_timeout ran out."""
+    """SQLite's busy timeout, PostgreSQL's lock_timeout, a deadlock or a serialization
+    failure: contention that a retry resolves."""
+    if _sqlstate(exc) in _CONTENTION:
+        return True
     if not isinstance(exc, OperationalError):
         return False
     text = f"{type(exc.orig).__name__} {exc.orig}".lower()
@@ -125,6 +156,9 @@ _UNREACHABLE = (
 
 def is_unreachable(exc: BaseException) -> bool:
     """The database cannot be reached (down, silent past its timeouts, or dropped)."""
+    state = _sqlstate(exc)
+    if state is not None and state.startswith(_GONE_PREFIXES):
+        return True
     if not isinstance(exc, DBAPIError):
         return False
     if exc.connection_invalidated:

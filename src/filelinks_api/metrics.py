@@ -60,7 +60,7 @@ DATABASE_ERRORS = Counter(
 )
 BACKGROUND_FAILURES = Counter(
     "filelinks_background_failures",
-    "Failures of work that goes on after them (the clock listener), by task and kind.",
+    "Failures of work that goes on after them (the clock listener, housekeeping), by task and kind.",
     ["task", "kind"],
 )
 IDEMPOTENCY_UNSETTLED = Counter(

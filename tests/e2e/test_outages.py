@@ -168,7 +168,9 @@ class TestDatabaseOutage:
             data={"file": file_id},
             timeout=30,
         )
+        deadline = time.monotonic() + 10
         while retried.status_code == 409:  # a claim of the blackholed attempt, until its lease
+            assert time.monotonic() < deadline, "the claim was never freed"
             time.sleep(float(retried.headers["Retry-After"]))
             retried = httpx.post(
                 f"{pg.url}/v1/file_links",

@@ -34,6 +34,7 @@ def entry(request_id: str, **values: Any) -> dict[str, Any]:
         "request": {},
         "response": "{}",
         "error": None,
+        "fault": None,
         **values,
     }
 

@@ -23,7 +23,7 @@ from filelinks_api import metrics
 from filelinks_api.api import injection
 from filelinks_api.api.deps import Call
 from filelinks_api.errors import StripeError
-from filelinks_api.failures import classify, keeps_result
+from filelinks_api.failures import Kind, classify, keeps_result
 from filelinks_api.repository import Executor
 from filelinks_api.services import idempotency
 from filelinks_api.services.idempotency import Claim, Stored
@@ -143,12 +143,15 @@ async def idempotent(call: Call[Any]) -> AsyncIterator[Idempotent]:
     try:
         injection.after_claim(call)  # an error from a fault rule, settled below like any
         yield idem
-    except Replay:
-        raise
     except Exception as exc:
-        error = exc if isinstance(exc, StripeError) else classify(exc, idem.request_id).error
+        failure = classify(exc, idem.request_id)
+        if failure.source == "database" and failure.kind is Kind.UNAVAILABLE:
+            # Settling the key would wait on the database that just failed, a second timeout
+            # for the client: the claim is left to its lease, free within LEASE_SECONDS.
+            idem.claim = None
+            raise
         try:
-            await idem.fail(error)
+            await idem.fail(failure.error)
         except Exception as settling:
             # The client still gets the first failure. The claim stays until its lease runs
             # out (idempotency.LEASE_SECONDS), then a retry takes it over.

@@ -56,7 +56,8 @@ class HasDatabase(Protocol):
 class _Pending:
     entries: list[dict[str, Any]] = field(default_factory=list)
     scopes: list[AccountScope] = field(default_factory=list)
-    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    # one per entry, aligned with `entries`: None for an entry no request waits for
+    waiters: list[asyncio.Future[None] | None] = field(default_factory=list)
 
 
 class LogWriter:
@@ -94,8 +95,7 @@ class LogWriter:
         pending = self._pending
         pending.entries.append(entry)
         pending.scopes.append(scope)
-        if committed is not None:
-            pending.waiters.append(committed)
+        pending.waiters.append(committed)
         if self._flushing is None:
             self._flushing = asyncio.get_running_loop().create_task(self._flush())
 
@@ -109,37 +109,44 @@ class LogWriter:
                     if self._since_prune[scope] >= self._every:
                         self._since_prune[scope] = 0
                         prune.append(scope)
-                failure = await self._write(batch.entries, prune)
-                for waiter in batch.waiters:
-                    if not waiter.done():
-                        if failure is None:
-                            waiter.set_result(None)
-                        else:
-                            waiter.set_exception(failure)
+                outcomes = await self._write(batch.entries, prune)
+                for waiter, failure in zip(batch.waiters, outcomes, strict=True):
+                    if waiter is None or waiter.done():
+                        continue
+                    if failure is None:
+                        waiter.set_result(None)
+                    else:
+                        waiter.set_exception(failure)
         finally:
             self._flushing = None
 
     async def _write(
         self, entries: list[dict[str, Any]], prune: list[AccountScope]
-    ) -> Exception | None:
-        """Commit a batch; None, or why it (or part of it) could not be written. A batch
+    ) -> list[Exception | None]:
+        """Commit a batch; for each entry, None or why it could not be written. A batch
         refused for its content (not an outage) is written entry by entry, so one bad entry
-        never costs the others theirs."""
+        never costs the others theirs. Every entry lost is counted; a bug is logged with its
+        traceback, an outage as one warning per batch."""
         db = self.runtime.db
         try:
             pruned = await db.append(request_log.record, entries, keep=self.keep, prune=prune)
         except Exception as exc:
-            if len(entries) == 1 or failures.classify(exc, "").kind is not Kind.INTERNAL:
-                metrics.REQUEST_LOG_ENTRIES.labels("dropped").inc(len(entries))
-                return exc
-            failure: Exception | None = None
-            for entry in entries:
-                failure = await self._write([entry], []) or failure
-            return failure
+            failure = failures.classify(exc, "")
+            if len(entries) > 1 and failure.kind is Kind.INTERNAL:
+                outcomes: list[Exception | None] = []
+                for entry in entries:
+                    outcomes += await self._write([entry], [])
+                return outcomes
+            metrics.REQUEST_LOG_ENTRIES.labels("dropped").inc(len(entries))
+            if failure.unexpected:
+                log.error("%d request log entries could not be written", len(entries), exc_info=exc)
+            else:
+                log.warning("%d request log entries could not be written: %s", len(entries), exc)
+            return [exc] * len(entries)
         metrics.REQUEST_LOG_ENTRIES.labels("written").inc(len(entries))
         if pruned:
             metrics.REQUEST_LOG_ENTRIES.labels("pruned").inc(pruned)
-        return None
+        return [None] * len(entries)
 
 
 class RequestLogMiddleware:
@@ -177,9 +184,9 @@ class RequestLogMiddleware:
             captured.status = captured.status or 500  # the outer middleware answers it
             await self._record(scope, captured, started, wait=False)
             raise
-        # A retryable failure (an outage, a lock) goes out at once: its entry is written when
-        # the database lets it, never holding the answer the client will retry on.
-        await self._record(scope, captured, started, wait=captured.status not in (429, 503))
+        # A retryable answer (an outage, a lock, a key in flight) goes out at once: its entry
+        # is written when the database lets it, never holding the answer the client retries on.
+        await self._record(scope, captured, started, wait=not captured.retryable)
         # Status line, headers and body together: one wake-up for the client, not two.
         for message in held:
             await send(message)
@@ -202,8 +209,8 @@ class RequestLogMiddleware:
             return
         try:
             await self.writer.add(entry, context.scope)
-        except Exception as exc:  # counted as dropped by the writer; the answer still goes out
-            log.warning("request %s is missing from the request log: %s", entry["id"], exc)
+        except Exception:  # counted and logged by the writer; the answer still goes out
+            pass
 
     @staticmethod
     def _entry(
@@ -239,6 +246,7 @@ class _Captured:
     def __init__(self) -> None:
         self.status = 0
         self.replayed = False
+        self.retryable = False  # Stripe-Should-Retry: true (a lock, an outage, a key in flight)
         self.json = False
         self.size = 0
         self.chunks: list[bytes] = []
@@ -250,6 +258,8 @@ class _Captured:
                 self.json = value.startswith(b"application/json")
             elif name == b"idempotent-replayed":
                 self.replayed = value == b"true"
+            elif name == b"stripe-should-retry":
+                self.retryable = value == b"true"
 
     def body(self, chunk: bytes) -> None:
         if self.json and self.size < RESPONSE_LIMIT:

@@ -19,7 +19,7 @@ import logging
 import random
 from typing import Protocol
 
-from filelinks_api import metrics, repository
+from filelinks_api import failures, metrics, repository
 from filelinks_api.clock import Clock
 from filelinks_api.db import Database
 from filelinks_api.services import idempotency
@@ -72,10 +72,17 @@ class Housekeeping:
             keys = loop.time() >= keys_due
             try:
                 await self.run_once(keys=keys)
-            except Exception:
-                log.warning(
-                    "housekeeping failed; trying again in %s s", LOG_EVERY_SECONDS, exc_info=True
-                )
+            except Exception as exc:
+                failure = failures.classify(exc, "")
+                metrics.BACKGROUND_FAILURES.labels("housekeeping", failure.kind.value).inc()
+                if failure.unexpected:
+                    log.error(
+                        "housekeeping failed; trying again in %s s", LOG_EVERY_SECONDS, exc_info=exc
+                    )
+                else:
+                    log.warning(
+                        "housekeeping failed (%s); trying again in %s s", exc, LOG_EVERY_SECONDS
+                    )
             else:
                 if keys:
                     keys_due = loop.time() + KEYS_EVERY_SECONDS

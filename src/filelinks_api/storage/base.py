@@ -91,17 +91,22 @@ class Storage(Protocol):
 @asynccontextmanager
 async def kept_only_on_success(storage: Storage, staged: StagedFile | None) -> AsyncIterator[None]:
     """Around an upload's handling: if the block fails, its staged bytes are discarded, or,
-    once put in place, deleted (their row never committed: no orphan left to sweep, unless
-    the delete itself fails, and then the start-up sweep removes them)."""
+    once put in place, deleted when the failure is one of our refusals (the row never
+    committed); after any other failure they stay for the sweep, since the row may have
+    committed (a COMMIT whose answer was lost)."""
     try:
         yield
-    except BaseException:
+    except BaseException as exc:
         if staged is not None:
-            if staged.stored_as is not None:
+            if staged.stored_as is None:
+                staged.discard()
+            elif isinstance(exc, StripeError):
+                # refused by a rule of ours: its transaction rolled back, the row never was
                 try:
                     await storage.delete(staged.stored_as)
                 except Exception:
                     pass  # the first failure is the one to report; the sweep gets the bytes
-            else:
-                staged.discard()
+            # Anything else (the database went silent or away during the COMMIT, the request
+            # was cancelled) may have committed the row after all: the bytes stay, and the
+            # start-up sweep removes them if no row has them.
         raise
