@@ -261,8 +261,13 @@ class TestStoreOutage:
 
     def test_a_silent_store_is_a_503_within_the_timeout(self, s3: Server, store_proxy: Proxy):
         key = new_key()
+        stored = upload(s3, key).json()["id"]
         store_proxy.blackhole()
         got, took = timed(upload, s3, key)
+        assert_retryable_503(got)
+        assert took < TIMEOUT + MARGIN, f"answered after {took:.1f} s"
+        contents = f"{s3.url}/v1/files/{stored}/contents"
+        got, took = timed(httpx.get, contents, headers=auth(key), timeout=30)
         assert_retryable_503(got)
         assert took < TIMEOUT + MARGIN, f"answered after {took:.1f} s"
 

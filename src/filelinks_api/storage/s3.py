@@ -120,9 +120,11 @@ class S3Storage:
             client_options={
                 "allow_http": bool(location.endpoint and location.endpoint.startswith("http:")),
                 "connect_timeout": f"{timeout:g}s",
-                # each request, not only its connection: a store that stops answering is a
-                # 503 after FILELINKS_DATABASE_TIMEOUT_SECONDS (obstore's default is 30 s)
-                "timeout": f"{timeout:g}s",
+                # a store that stops answering is a 503 after FILELINKS_DATABASE_TIMEOUT_SECONDS:
+                # no byte for that long ends the request; a transfer that is merely long (a
+                # 200 MB download on a slow link) is not cut (obstore's default cuts at 30 s)
+                "read_timeout": f"{timeout:g}s",
+                "timeout": "1h",
             },
             # a store that does not answer is a 503 within seconds, not a request that hangs
             retry_config={
