@@ -112,6 +112,7 @@ def create_app(
         app,
         body_timeout=settings.body_timeout_seconds,
         observe=monitoring.Observer(count=settings.metrics),
+        classify=failures.answer,
     )
     if settings.emulator_controls:
         # outside every other middleware: the request log's entry and the envelope's headers

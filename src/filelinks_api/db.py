@@ -38,8 +38,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import greenlet_spawn
 
-from filelinks_api.errors import LockTimeout
-from filelinks_api.failures import DatabaseTimeout, is_lock_timeout
+from filelinks_api.failures import DatabaseTimeout, WriteLockTimeout, is_lock_timeout
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 POSTGRES_LOCK_TIMEOUT = "3s"
@@ -235,7 +234,7 @@ class Database:
             async with asyncio.timeout_at(deadline):
                 await self._writer_turn(loop).acquire()
         except TimeoutError:
-            raise LockTimeout() from None
+            raise WriteLockTimeout("waited for this process's other writers") from None
         try:
             connection = self._write.connect()
             try:

@@ -51,6 +51,10 @@ class DatabaseTimeout(TimeoutError):
     """A unit of work on PostgreSQL got no answer within the database timeout."""
 
 
+class WriteLockTimeout(TimeoutError):
+    """A SQLite writer did not get the write lock in time (this process's queue included)."""
+
+
 def database_unavailable() -> ServiceUnavailable:
     return ServiceUnavailable(
         "The service cannot reach its database right now; retry the request.",
@@ -100,6 +104,12 @@ def classify(exc: BaseException, request_id: str) -> Failure:
         return Failure(Kind.UNAVAILABLE, out_of_resources(exc), "service")
     source = "database" if isinstance(exc, DBAPIError) else "service"
     return Failure(Kind.INTERNAL, ApiError(request_id), source, unexpected=True)
+
+
+def answer(exc: BaseException, request_id: str) -> tuple[StripeError, bool]:
+    """`classify` as the wire's last resort takes it: the error, and whether it is a bug."""
+    failure = classify(exc, request_id)
+    return failure.error, failure.unexpected
 
 
 def keeps_result(error: StripeError) -> bool:

@@ -25,12 +25,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from filelinks_api.clock import today
 from filelinks_api.errors import (
+    ApiError,
     InvalidRequestError,
     RequestTimeout,
     RouteNotFound,
     StripeError,
 )
-from filelinks_api.failures import classify
 from filelinks_api.ids import request_id
 from filelinks_api.wire.version import version_in_effect
 
@@ -137,15 +137,28 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 # Told of every answered request: (scope, status, seconds, whether it was an idempotent replay).
 Observer = Callable[[Scope, int, float, bool], None]
+# What an exception that reached the last resort means: (the error to send, whether it is a
+# bug worth a traceback). The app passes failures.py's; the wire knows no driver or store.
+Classifier = Callable[[BaseException, str], tuple[StripeError, bool]]
+
+
+def _internal(exc: BaseException, request_id: str) -> tuple[StripeError, bool]:
+    return ApiError(request_id), True
 
 
 def install_handlers(
-    app: FastAPI, *, body_timeout: float = DEFAULT_BODY_TIMEOUT, observe: Observer | None = None
+    app: FastAPI,
+    *,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    observe: Observer | None = None,
+    classify: Classifier = _internal,
 ) -> None:
     app.add_exception_handler(StripeError, _stripe_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_middleware(StripeMiddleware, body_timeout=body_timeout, observe=observe)
+    app.add_middleware(
+        StripeMiddleware, body_timeout=body_timeout, observe=observe, classify=classify
+    )
 
 
 # --- the middleware every response passes through -----------------------------------------
@@ -161,10 +174,12 @@ class StripeMiddleware:
         *,
         body_timeout: float = DEFAULT_BODY_TIMEOUT,
         observe: Observer | None = None,
+        classify: Classifier = _internal,
     ) -> None:
         self.app = app
         self.body_timeout = body_timeout
         self.observe = observe
+        self.classify = classify
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -231,11 +246,11 @@ class StripeMiddleware:
         except ClientDisconnect:
             status = status or 499
         except Exception as exc:
-            failure = classify(exc, rid)
-            if failure.unexpected or status != 0:
+            error, unexpected = self.classify(exc, rid)
+            if unexpected or status != 0:
                 error_log.exception("request %s failed: %s %s", rid, scope["method"], scope["path"])
             if status == 0:
-                answer = error_response(failure.error, state.get("request_log_url"))
+                answer = error_response(error, state.get("request_log_url"))
                 await answer(scope, receive, send_with_headers)
             else:
                 raise
