@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from filelinks_api.errors import ApiError, LockTimeout, ServiceUnavailable
-from filelinks_api.failures import DatabaseTimeout, Kind, classify, keeps_result
+from filelinks_api.failures import DatabaseTimeout, Kind, WriteLockTimeout, classify, keeps_result
 from filelinks_api.storage import StoreUnavailable
 
 
@@ -118,3 +118,9 @@ class TestClassifyMore:
         failure = classify(OSError(code, os.strerror(code)), "req_1")
         assert failure.kind is Kind.UNAVAILABLE
         assert failure.error.should_retry is True
+
+
+def test_a_writer_that_waited_too_long_in_the_queue_is_the_429() -> None:
+    failure = classify(WriteLockTimeout("queue"), "req_1")
+    assert failure.kind is Kind.LOCK_TIMEOUT
+    assert isinstance(failure.error, LockTimeout)

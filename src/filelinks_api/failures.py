@@ -138,7 +138,7 @@ def _sqlstate(exc: BaseException) -> str | None:
 def is_lock_timeout(exc: BaseException) -> bool:
     """SQLite's busy timeout, PostgreSQL's lock_timeout, a deadlock or a serialization
     failure: contention that a retry resolves."""
-    if _sqlstate(exc) in _CONTENTION:
+    if isinstance(exc, WriteLockTimeout) or _sqlstate(exc) in _CONTENTION:
         return True
     if not isinstance(exc, OperationalError):
         return False
