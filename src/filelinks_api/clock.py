@@ -1,4 +1,6 @@
-"""The one place that reads the time."""
+"""Stripe time: every `created`, expiry and time a client sees comes from a `Clock` (an
+account's test clock on top of it). Wall-clock reads that are operational, not Stripe's (an
+idempotency claim's lease, the age of files for the sweeps), use `time.time()` where they are."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 `Database.write()`, and `Database.append()` for the request log's rows.
 
 Concurrency style (measured, see bench/README.md): endpoints are `async def`; repository and
-service code is synchronous SQLAlchemy, run through a `Reader` or `Writer`. On SQLite it runs
-inline (a local file; a thread hop would cost more than the query). On PostgreSQL it runs on
+service code is synchronous SQLAlchemy, run through `Database.read`, `.write` or `.append`.
+On SQLite it runs inline (a local file; a thread hop would cost more than the query). On PostgreSQL it runs on
 SQLAlchemy's async engine over psycopg's AsyncConnection, in `run_sync`'s greenlet: every
 round trip, commits included, is awaited, so one worker overlaps many requests' database work.
 

@@ -1,4 +1,4 @@
-"""The idempotency layer around every POST, and the one place a write request commits.
+"""The idempotency layer around every POST of the Stripe API.
 
 `idempotent(call)` claims the request's `Idempotency-Key` in a write transaction of its own
 (its parameters are decoded and valid by then, an upload's bytes have arrived), raises

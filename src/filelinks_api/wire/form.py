@@ -22,8 +22,6 @@ MAX_PARAMS = 1000
 MAX_DEPTH = 8
 MAX_KEY_LENGTH = 5000
 
-Value = str | dict[str, Any] | list[Any]
-
 
 # An array index: canonical decimal ("0", "7", not "07" or a Unicode digit), short enough to
 # convert cheaply. Anything else in brackets is a hash key, so `metadata[007]` keeps its key.
