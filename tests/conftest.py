@@ -203,7 +203,15 @@ def new_key(mode: str = "test") -> str:
 
 @pytest.fixture
 def api_key() -> str:
+    """A fresh key per test: in open mode every key is its own account, so tests never meet."""
     return new_key()
+
+
+@pytest.fixture
+def anonymous(app: FastAPI) -> Iterator[TestClient]:
+    """No key, no cookie: a browser following a public link."""
+    with TestClient(app) as test_client:
+        yield test_client
 
 
 @pytest.fixture

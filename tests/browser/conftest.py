@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.browser.flows import sign_in, stripe_sdk
-from tests.conftest import new_key
 from tests.e2e.conftest import Server, start_server
 
 if TYPE_CHECKING:
@@ -130,11 +129,6 @@ def new_visit(browser: Browser, base_url: str) -> Iterator[Visit]:
 def visit(browser: Browser, server: Server) -> Iterator[Visit]:
     with new_visit(browser, server.url) as seen:
         yield seen
-
-
-@pytest.fixture
-def api_key() -> str:
-    return new_key()
 
 
 @pytest.fixture

@@ -38,10 +38,3 @@ def browser(app: FastAPI, api_key: str) -> Iterator[TestClient]:
     with TestClient(app, follow_redirects=False) as session:
         sign_in(session, api_key)
         yield session
-
-
-@pytest.fixture
-def anonymous(app: FastAPI) -> Iterator[TestClient]:
-    """No key, no cookie: a browser following a public link."""
-    with TestClient(app) as session:
-        yield session

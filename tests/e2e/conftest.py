@@ -22,7 +22,6 @@ from tests.conftest import (
     BACKENDS,
     create_postgres_schema,
     drop_postgres_schema,
-    new_key,
     postgres_schema_url,
 )
 from tests.s3 import free_port, new_bucket, stop_process
@@ -182,12 +181,6 @@ def server_on_each_storage(
 ) -> Iterator[Server]:
     backend, storage = request.param.split("-")
     yield from serve(request, tmp_path_factory, backend, storage)
-
-
-@pytest.fixture
-def api_key() -> str:
-    """A fresh key per test: in open mode every key is its own account, so tests never meet."""
-    return new_key()
 
 
 @pytest.fixture
