@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +196,14 @@ def file_row(account: str, **values: object) -> dict[str, object]:
         "sha256": "0" * 64,
         **values,
     }
+
+
+def eventually(condition: Callable[[], bool], seconds: float = 10) -> None:
+    """Wait until `condition()` holds: a poll with a deadline, never a wait for a time."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not within the deadline"
+        time.sleep(0.01)
 
 
 def new_key(mode: str = "test") -> str:

@@ -22,6 +22,7 @@ from tests.conftest import (
     BACKENDS,
     create_postgres_schema,
     drop_postgres_schema,
+    eventually,
     new_key,
     postgres_schema_url,
 )
@@ -273,9 +274,10 @@ def test_sigterm_lets_an_upload_in_flight_finish_then_exits_0(tmp_path: Path, wo
     connection, body = multipart_upload("127.0.0.1", port, key, payload)
     half = len(body) // 2
     connection.sendall(body[:half])
-    time.sleep(0.5)  # the request is in its handler, reading the body
+    staging = server.data_dir / "files" / "tmp"
+    eventually(lambda: any(staging.glob("upload-*")))  # the handler is reading the body
     server.process.send_signal(signal.SIGTERM)
-    time.sleep(0.5)
+    eventually(lambda: "Shutting down" in server.log_text())
     connection.sendall(body[half:])
     response = read_response(connection)
     connection.close()
@@ -302,7 +304,8 @@ def test_an_upload_cut_off_by_shutdown_leaves_no_row_and_no_bytes(tmp_path: Path
     port = int(server.url.rsplit(":", 1)[1])
     connection, body = multipart_upload("127.0.0.1", port, new_key(), samples.pdf() * 50)
     connection.sendall(body[: len(body) // 2])  # and never the rest
-    time.sleep(0.5)
+    staging = server.data_dir / "files" / "tmp"
+    eventually(lambda: any(staging.glob("upload-*")))  # the handler is reading the body
     started = time.monotonic()
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=30) == 0

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,15 +14,9 @@ from filelinks_api.db import Database
 from filelinks_api.models import idempotency_keys, request_log
 from filelinks_api.services import housekeeping
 from tests.api.helpers import bearer, upload
+from tests.conftest import eventually
 
 DAY = 24 * 3600
-
-
-def eventually(condition: Callable[[], bool], seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "not within the deadline"
-        time.sleep(0.01)  # a poll with a deadline, not a wait for a time
 
 
 @pytest.fixture
