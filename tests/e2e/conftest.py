@@ -10,8 +10,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -158,16 +160,23 @@ def serve(
     storage: str = "local",
 ) -> Iterator[Server]:
     base = tmp_path_factory.mktemp(f"e2e-{backend}-{storage}")
-    schema = None
-    database_url = None
     env: dict[str, str] = {}
     if storage == "s3":
         env = request.getfixturevalue("moto").env(new_bucket())
+    with server_on(backend, base / "data", extra_env=env) as running:
+        yield running
+
+
+@contextmanager
+def server_on(backend: str, data_dir: Path, **start: Any) -> Iterator[Server]:
+    """`start_server` on `backend`: SQLite in the data dir, or a PostgreSQL schema of its own,
+    dropped with the server."""
+    schema = None
     if backend == "postgresql":
         schema = f"filelinks_e2e_{secrets.token_hex(4)}"
         create_postgres_schema(schema)
-        database_url = postgres_schema_url(schema)
-    running = start_server(base / "data", database_url=database_url, extra_env=env)
+        start["database_url"] = postgres_schema_url(schema)
+    running = start_server(data_dir, **start)
     try:
         yield running
     finally:
@@ -211,17 +220,7 @@ def http(server: Server, api_key: str) -> Iterator[httpx.Client]:
 def two_workers(request, tmp_path_factory) -> Iterator[Server]:
     """Two worker processes on one port; JSON logs, whose `pid` tells which one answered."""
     base = tmp_path_factory.mktemp(f"workers-{request.param}")
-    schema = database_url = None
-    if request.param == "postgresql":
-        schema = f"filelinks_workers_{secrets.token_hex(4)}"
-        create_postgres_schema(schema)
-        database_url = postgres_schema_url(schema)
-    server = start_server(
-        base / "data", database_url=database_url, workers=2, args=("--log-format", "json")
-    )
-    try:
+    with server_on(
+        request.param, base / "data", workers=2, args=("--log-format", "json")
+    ) as server:
         yield server
-    finally:
-        server.stop()
-        if schema:
-            drop_postgres_schema(schema)

@@ -6,36 +6,22 @@ few seconds. The full run (100,000 requests per database) is the module's comman
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Iterator
 
 import pytest
 
 from tests.conftest import (
     BACKENDS,
-    create_postgres_schema,
-    drop_postgres_schema,
-    postgres_schema_url,
 )
-from tests.e2e.conftest import Server, start_server
+from tests.e2e.conftest import Server, server_on
 from tests.fuzz.surfaces import fuzz, logged_errors
 
 
 @pytest.fixture(params=BACKENDS)
 def fuzzed(request: pytest.FixtureRequest, tmp_path) -> Iterator[Server]:
     """A server of its own: the fuzz fills its log with hostile lines no other test reads."""
-    schema = url = None
-    if request.param == "postgresql":
-        schema = f"filelinks_fuzz_{secrets.token_hex(4)}"
-        create_postgres_schema(schema)
-        url = postgres_schema_url(schema)
-    server = start_server(tmp_path / "data", database_url=url, workers=2)
-    try:
+    with server_on(request.param, tmp_path / "data", workers=2) as server:
         yield server
-    finally:
-        server.stop()
-        if schema:
-            drop_postgres_schema(schema)
 
 
 def test_every_surface_holds_under_a_short_fuzz(fuzzed: Server):
