@@ -1,0 +1,113 @@
+"""Idempotency keys: claims, their lease, stored answers, and the 24-hour prune."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from filelinks_api.models import (
+    IdempotencyKeyRow,
+    account_clocks,
+    idempotency_keys,
+)
+from filelinks_api.repository.base import (
+    Executor,
+    Scope,
+)
+from filelinks_api.repository.fast import _by_scope_and, _lookup
+
+_GET_IDEMPOTENCY_KEY = _by_scope_and(idempotency_keys, "key", IdempotencyKeyRow)
+_INSERT_IDEMPOTENCY_KEY = insert(idempotency_keys).returning(idempotency_keys.c.seq)
+
+
+# --- idempotency keys -----------------------------------------------------------------------
+
+
+def get_idempotency_key(session: Executor, scope: Scope, key: str) -> IdempotencyKeyRow | None:
+    return _lookup(session, _GET_IDEMPOTENCY_KEY, scope, key)
+
+
+def insert_idempotency_key(session: Executor, values: dict[str, Any]) -> int | None:
+    """The new claim's seq, or None when the key is already claimed (the insert ran in a
+    savepoint, so the caller's transaction goes on)."""
+    try:
+        with session.begin_nested():
+            return int(session.execute(_INSERT_IDEMPOTENCY_KEY, values).scalar_one())
+    except IntegrityError:
+        return None
+
+
+def take_over_idempotency_key(
+    session: Executor,
+    seq: int,
+    started_at: float,
+    now: float,
+    request_id: str,
+    digest: str | None,
+) -> bool:
+    """Claim an abandoned key, unless another request took it over first."""
+    result = session.execute(
+        update(idempotency_keys)
+        .where(
+            idempotency_keys.c.seq == seq,
+            idempotency_keys.c.status.is_(None),
+            idempotency_keys.c.started_at == started_at,
+        )
+        .values(started_at=now, request_id=request_id, digest=digest)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def change_idempotency_claim(
+    session: Executor, seq: int, owner: str, values: dict[str, Any] | None
+) -> bool:
+    """Update the owner's claim with `values` (its response, a renewed lease) or, with None,
+    delete it; False when the claim is no longer `owner`'s (its lease lapsed and another
+    request took it over)."""
+    owned = (
+        idempotency_keys.c.seq == seq,
+        idempotency_keys.c.request_id == owner,
+        idempotency_keys.c.status.is_(None),
+    )
+    if values is None:
+        result = session.execute(delete(idempotency_keys).where(*owned))
+    else:
+        result = session.execute(update(idempotency_keys).where(*owned).values(**values))
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def delete_idempotency_key(session: Executor, seq: int) -> None:
+    session.execute(delete(idempotency_keys).where(idempotency_keys.c.seq == seq))
+
+
+def prune_idempotency_keys(session: Executor, real_now: int, ttl: int) -> int:
+    """Delete the keys created `ttl` seconds or more before their account's time: real time
+    (`real_now`), unless the scope's test clock is frozen or moved."""
+    clock = account_clocks.c
+    clock_now = case(
+        (clock.frozen_at.is_not(None), clock.frozen_at), else_=real_now + clock.offset_seconds
+    )
+    latest = session.execute(select(func.max(clock_now))).scalar()
+    key = idempotency_keys.c
+    their_now = (
+        select(clock_now)
+        .where(clock.account == key.account, clock.livemode == key.livemode)
+        .scalar_subquery()
+    )
+    result = session.execute(
+        delete(idempotency_keys).where(
+            # no key is older than this, whatever its clock (the index on `created`)
+            key.created <= max(real_now, latest or real_now) - ttl,
+            key.created <= func.coalesce(their_now, real_now) - ttl,
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
