@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from python_multipart import MultipartParser
 from python_multipart.exceptions import MultipartParseError
@@ -42,6 +42,9 @@ NO_KEY = (
     " https://stripe.com/docs/api#authentication for details, or we can help at"
     " https://support.stripe.com/."
 )
+
+if TYPE_CHECKING:  # a TypedDict python-multipart defines for type checkers only
+    from python_multipart.multipart import MultipartCallbacks
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,91 +321,8 @@ async def read_multipart(
     boundary = options.get(b"boundary")
     if not boundary:
         raise InvalidRequestError(INVALID_BODY)
-
-    state = _PartState()
-    upload: FilePart | None = None
-
-    def on_part_begin() -> None:
-        state.reset()
-
-    def count(size: int) -> None:
-        # Part headers and field values share `body_limit`; only the file part may exceed it.
-        state.total += size
-        if state.total > body_limit:
-            raise body_too_large(body_limit)
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        count(end - start)
-        state.header_field += data[start:end]
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        count(end - start)
-        state.header_value += data[start:end]
-
-    def on_header_end() -> None:
-        state.headers[bytes(state.header_field).lower()] = bytes(state.header_value)
-        state.header_field.clear()
-        state.header_value.clear()
-
-    def on_headers_finished() -> None:
-        nonlocal upload
-        _, disposition = parse_options_header(state.headers.get(b"content-disposition"))
-        name = disposition.get(b"name")
-        if name is None:
-            raise InvalidRequestError(INVALID_BODY)
-        state.name = _text(name)
-        filename = disposition.get(b"filename")
-        if filename is not None:
-            if state.name != "file" or open_sink is None:
-                raise InvalidRequestError(
-                    f"Received unknown parameter: {state.name}",
-                    code="parameter_unknown",
-                    param=state.name,
-                )
-            if upload is not None:
-                raise InvalidRequestError(
-                    "Received more than one file for parameter: file. Send exactly one.",
-                    param="file",
-                )
-            limit = file_limit(dict(pairs)) if callable(file_limit) else file_limit
-            upload = FilePart(filename=_text(filename), sink=open_sink(), limit=limit)
-            state.file = upload
-        elif len(pairs) >= MAX_PARAMS:
-            raise InvalidRequestError(
-                f"Too many parameters: at most {MAX_PARAMS} may be sent in one request."
-            )
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        if state.file is not None:
-            state.file.size += end - start
-            if state.file.size > state.file.limit:
-                raise body_too_large_file(state.file.limit)
-            state.file.sink.write(data[start:end])
-        else:
-            count(end - start)
-            state.value += data[start:end]
-            if len(state.value) > MAX_FIELD_BYTES:
-                raise InvalidRequestError(
-                    f"The value of {state.name} is longer than {MAX_FIELD_BYTES} bytes.",
-                    param=state.name,
-                )
-
-    def on_part_end() -> None:
-        if state.file is None:
-            pairs.append((state.name, _text(bytes(state.value))))
-
-    parser = MultipartParser(
-        boundary,
-        {
-            "on_part_begin": on_part_begin,
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-            "on_headers_finished": on_headers_finished,
-            "on_part_data": on_part_data,
-            "on_part_end": on_part_end,
-        },
-    )
+    reader = _MultipartReader(open_sink, body_limit=body_limit, file_limit=file_limit, pairs=pairs)
+    parser = MultipartParser(boundary, reader.callbacks())
     try:
         async for chunk in request.stream():
             parser.write(chunk)
@@ -411,12 +331,120 @@ async def read_multipart(
                 "Invalid request: the multipart body ended before its closing boundary."
             )
     except MultipartParseError:
-        _discard(upload)
+        _discard(reader.upload)
         raise InvalidRequestError(INVALID_BODY) from None
     except BaseException:  # includes ClientDisconnect and cancellation
-        _discard(upload)
+        _discard(reader.upload)
         raise
-    return MultipartForm(file=upload)
+    return MultipartForm(file=reader.upload)
+
+
+class _MultipartReader:
+    """The parser's callbacks for one body: the part being read, the fields so far, the
+    file part (at most one) and the bytes counted against `body_limit`."""
+
+    def __init__(
+        self,
+        open_sink: Callable[[], FileSink] | None,
+        *,
+        body_limit: int,
+        file_limit: FileLimit,
+        pairs: list[tuple[str, str]],
+    ) -> None:
+        self.open_sink = open_sink
+        self.body_limit = body_limit
+        self.file_limit = file_limit
+        self.pairs = pairs
+        self.upload: FilePart | None = None
+        self.total = 0
+        self.on_part_begin()
+
+    def callbacks(self) -> MultipartCallbacks:
+        return {
+            "on_part_begin": self.on_part_begin,
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+        }
+
+    def on_part_begin(self) -> None:
+        self.headers: dict[bytes, bytes] = {}
+        self.header_field = bytearray()
+        self.header_value = bytearray()
+        self.name = ""
+        self.value = bytearray()
+        self.file: FilePart | None = None
+
+    def count(self, size: int) -> None:
+        # Part headers and field values share `body_limit`; only the file part may exceed it.
+        self.total += size
+        if self.total > self.body_limit:
+            raise body_too_large(self.body_limit)
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self.count(end - start)
+        self.header_field += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self.count(end - start)
+        self.header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        self.headers[bytes(self.header_field).lower()] = bytes(self.header_value)
+        self.header_field.clear()
+        self.header_value.clear()
+
+    def on_headers_finished(self) -> None:
+        _, disposition = parse_options_header(self.headers.get(b"content-disposition"))
+        name = disposition.get(b"name")
+        if name is None:
+            raise InvalidRequestError(INVALID_BODY)
+        self.name = _text(name)
+        filename = disposition.get(b"filename")
+        if filename is not None:
+            if self.name != "file" or self.open_sink is None:
+                raise InvalidRequestError(
+                    f"Received unknown parameter: {self.name}",
+                    code="parameter_unknown",
+                    param=self.name,
+                )
+            if self.upload is not None:
+                raise InvalidRequestError(
+                    "Received more than one file for parameter: file. Send exactly one.",
+                    param="file",
+                )
+            limit = (
+                self.file_limit(dict(self.pairs)) if callable(self.file_limit) else self.file_limit
+            )
+            self.upload = self.file = FilePart(
+                filename=_text(filename), sink=self.open_sink(), limit=limit
+            )
+        elif len(self.pairs) >= MAX_PARAMS:
+            raise InvalidRequestError(
+                f"Too many parameters: at most {MAX_PARAMS} may be sent in one request."
+            )
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self.file is not None:
+            self.file.size += end - start
+            if self.file.size > self.file.limit:
+                raise body_too_large_file(self.file.limit)
+            self.file.sink.write(data[start:end])
+        else:
+            self.count(end - start)
+            self.value += data[start:end]
+            if len(self.value) > MAX_FIELD_BYTES:
+                raise InvalidRequestError(
+                    f"The value of {self.name} is longer than {MAX_FIELD_BYTES} bytes.",
+                    param=self.name,
+                )
+
+    def on_part_end(self) -> None:
+        if self.file is None:
+            self.pairs.append((self.name, _text(bytes(self.value))))
 
 
 def body_too_large_file(limit: int) -> InvalidRequestError:
@@ -435,17 +463,3 @@ def _text(raw: bytes) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidRequestError("Invalid request: the parameters are not valid UTF-8.") from None
-
-
-class _PartState:
-    def __init__(self) -> None:
-        self.total = 0
-        self.reset()
-
-    def reset(self) -> None:
-        self.headers: dict[bytes, bytes] = {}
-        self.header_field = bytearray()
-        self.header_value = bytearray()
-        self.name = ""
-        self.value = bytearray()
-        self.file: FilePart | None = None
