@@ -218,6 +218,27 @@ def real_app(tmp_path: Path, backend_url: str) -> FastAPI:
     return create_app(settings)
 
 
+async def until_a_write_waits(db: Database, seconds: float = 10) -> None:
+    """Until a request's write is waiting for a lock another process holds: on SQLite, a
+    writer at the head of this process's queue (polling for the file's lock); on
+    PostgreSQL, a lock requested and not granted."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        if db.is_postgres:
+            waiting = await db.read(
+                lambda c: c.execute(
+                    text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                ).scalar()
+            )
+        else:
+            waiting = any(lock.locked() for lock in db._writer_locks.values())
+        if waiting:
+            return
+        assert loop.time() < deadline, "no write started waiting"
+        await asyncio.sleep(0.005)  # a poll with a deadline
+
+
 class TestAWaitingWriteLeavesTheWorkerServing:
     """While one request's write waits for a lock, another request on the same worker (the
     same event loop) is answered."""
@@ -245,7 +266,7 @@ class TestAWaitingWriteLeavesTheWorkerServing:
                         headers=auth(uploader, **{"Idempotency-Key": "upload-1"}),
                     )
                 )
-                await asyncio.sleep(0.1)  # the upload is waiting for the lock by now
+                await until_a_write_waits(app.state.runtime.db)
                 listed = await http.get("/v1/file_links", headers=auth(reader))
                 upload_still_waiting = not upload.done()
                 holder.execute("COMMIT")
@@ -294,7 +315,7 @@ class TestAWaitingWriteLeavesTheWorkerServing:
                         headers=auth(owner),
                     )
                 )
-                await asyncio.sleep(0.1)
+                await until_a_write_waits(real_app.state.runtime.db)
                 listed = await http.get("/v1/file_links", headers=auth(reader))
                 update_still_waiting = not update.done()
                 holder.rollback()
