@@ -23,6 +23,7 @@ from filelinks_api import ids
 from filelinks_api.app import create_app
 from filelinks_api.config import Settings, normalize_database_url
 from filelinks_api.db import Database, migrate
+from filelinks_api.log_database import create_log_table
 from tests.s3 import Moto, start_moto
 
 pytest_plugins = ["tests.error_log_guard", "pytester"]
@@ -75,6 +76,12 @@ def backend_url(
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
         migrate(url)
+        # Serving, the log has a file of its own (log_database.py); here the requests share
+        # one rolled-back session, their log entries included, so its table is in this file.
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            create_log_table(connection)
+        engine.dispose()
         yield url
         return
     schema = f"filelinks_test_{secrets.token_hex(4)}"
@@ -150,7 +157,7 @@ class SharedSession:
 def share_session(app: FastAPI, session: Session) -> None:
     """Every request of `app` uses the test's session, which is rolled back after the test;
     the requests' commits release savepoints inside it."""
-    app.state.runtime.db = SharedSession(session)
+    app.state.runtime.db = app.state.runtime.log_db = SharedSession(session)
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from filelinks_api.api.request_log import LogWriter, RequestLogMiddleware
 from filelinks_api.clock import Clock, SystemClock
 from filelinks_api.config import Settings, load_settings
 from filelinks_api.db import Database
+from filelinks_api.log_database import open_log_database
 from filelinks_api.repository import Scope
 from filelinks_api.schemas import ErrorEnvelope
 from filelinks_api.services import controls
@@ -57,6 +58,13 @@ def create_app(
         settings.resolved_database_url, connect_timeout=settings.database_timeout_seconds
     )
     storage = open_storage(settings)
+    # the request log's own database on SQLite (log_database.py); without the controls there
+    # is no log to keep
+    log_db = (
+        open_log_database(db, connect_timeout=settings.database_timeout_seconds)
+        if settings.emulator_controls
+        else db
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,6 +77,8 @@ def create_app(
         await clocks.stop()
         if database is None:
             await db.dispose()
+        if log_db is not db:
+            await log_db.dispose()
 
     app = FastAPI(
         title="filelinks-api",
@@ -95,7 +105,7 @@ def create_app(
         else EpochFile(settings.data_dir / "clocks.epoch")
     )
     clocks = ClockBook(clock or SystemClock(), sync, load_clocks)
-    runtime = app.state.runtime = Runtime(settings, db, storage, clocks)
+    runtime = app.state.runtime = Runtime(settings, db, storage, clocks, log_db)
     if settings.emulator_controls and settings.request_log:
         runtime.request_log = LogWriter(runtime, keep=settings.request_log_limit)
         # inside StripeMiddleware (added next): it sees the request id and the final answer

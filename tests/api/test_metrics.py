@@ -74,10 +74,11 @@ def test_a_request_log_entry_that_cannot_be_written_is_counted_as_dropped(tmp_pa
     (tmp_path / "data").mkdir()
     migrate(settings.resolved_database_url)
     database = Database.connect(settings.resolved_database_url)
-    with database.engine.begin() as connection:
+    app = create_app(settings, database=database)
+    with app.state.runtime.log_db.engine.begin() as connection:  # the log's own file
         connection.exec_driver_sql("DROP TABLE request_log")
     dropped = value("filelinks_request_log_entries_total", outcome="dropped")
-    with TestClient(create_app(settings, database=database)) as http:
+    with TestClient(app) as http:
         got = http.get("/v1/file_links", headers=auth())
     assert got.status_code == 200  # the API answers; only its log entry is lost
     assert value("filelinks_request_log_entries_total", outcome="dropped") == dropped + 1

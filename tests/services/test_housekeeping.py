@@ -52,9 +52,10 @@ def test_keys_past_their_24_hours_are_pruned_while_serving(settings, database, c
 def test_the_request_log_is_bounded_in_all(settings, database, clock):
     settings = settings.model_copy(update={"request_log_total_limit": 3})
     app = create_app(settings, clock=clock, database=database, housekeeping=True)
+    log_db = app.state.runtime.log_db  # on SQLite a file of its own (log_database.py)
 
     def entries() -> int:
-        with database.engine.connect() as other:
+        with log_db.engine.connect() as other:
             return int(other.execute(select(func.count()).select_from(request_log)).scalar_one())
 
     with TestClient(app) as client:

@@ -38,6 +38,8 @@ class Runtime:
     db: Database
     storage: Storage
     clocks: ClockBook
+    # where the request log is kept (log_database.py): on SQLite a file of its own
+    log_db: Database
     request_log: LogWriter | None = None  # None: not recorded (switched off, or no controls)
     faults: FaultBook | None = None  # None: no fault rules (no controls)
 

@@ -49,7 +49,7 @@ class LogContext:
 
 
 class HasDatabase(Protocol):
-    db: Database
+    log_db: Database
 
 
 @dataclass
@@ -70,7 +70,7 @@ class LogWriter:
     """
 
     def __init__(self, runtime: HasDatabase, keep: int) -> None:
-        self.runtime = runtime  # its database is looked up at each flush (tests swap it)
+        self.runtime = runtime  # its log_db is looked up at each flush (tests swap it)
         self.keep = keep
         self._every = request_log.prune_every(keep)
         self._since_prune: Counter[AccountScope] = Counter()
@@ -127,7 +127,7 @@ class LogWriter:
         refused for its content (not an outage) is written entry by entry, so one bad entry
         never costs the others theirs. Every entry lost is counted; a bug is logged with its
         traceback, an outage as one warning per batch."""
-        db = self.runtime.db
+        db = self.runtime.log_db
         try:
             pruned = await db.append(request_log.record, entries, keep=self.keep, prune=prune)
         except Exception as exc:

@@ -44,18 +44,15 @@ class Count:
 
 @dataclass
 class Overview:
-    requests: list[RequestLogRow]
     files: FileListView
     active_links: Count
     expired_links: Count
 
 
 def overview(session: Executor, scope: Scope, *, now: int) -> Overview:
-    requests = request_log.list_entries(session, scope, LAST_REQUESTS)
     active = file_links.list_links(session, scope, ACTIVE, now=now).page
     expired = file_links.list_links(session, scope, EXPIRED, now=now).page
     return Overview(
-        requests=list(requests.rows),
         files=files.list_files(session, scope, FILES),
         active_links=Count(len(active.rows), active.has_more),
         expired_links=Count(len(expired.rows), expired.has_more),
@@ -65,7 +62,10 @@ def overview(session: Executor, scope: Scope, *, now: int) -> Overview:
 @router.get("/dashboard")
 async def home(viewer: Annotated[Viewer, Depends(signed_in)]) -> Response:
     seen = await viewer.runtime.db.read(overview, viewer.scope, now=viewer.now)
-    errors = [entry for entry in seen.requests if entry.status >= 400]
+    # the request log is a database of its own (log_database.py)
+    logged = await viewer.runtime.log_db.read(request_log.list_entries, viewer.scope, LAST_REQUESTS)
+    requests: list[RequestLogRow] = list(logged.rows)
+    errors = [entry for entry in requests if entry.status >= 400]
     listed = seen.files
     recent_files = [
         render_file(row, listed.links[row.id], now=viewer.now, base_url=viewer.base_url)
@@ -75,8 +75,8 @@ async def home(viewer: Annotated[Viewer, Depends(signed_in)]) -> Response:
         "home.html",
         nav="home",
         log_on=viewer.runtime.settings.request_log,
-        recent=seen.requests[:SHOWN],
-        window=len(seen.requests),
+        recent=requests[:SHOWN],
+        window=len(requests),
         errors=errors,
         client_errors=sum(1 for entry in errors if entry.status < 500),
         server_errors=sum(1 for entry in errors if entry.status >= 500),

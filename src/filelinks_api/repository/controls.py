@@ -30,7 +30,6 @@ from filelinks_api.repository.base import (
     _scoped,
 )
 from filelinks_api.repository.faults import delete_fault_rules
-from filelinks_api.repository.request_log import delete_request_log
 
 # --- emulator controls ------------------------------------------------------------------------
 
@@ -141,12 +140,11 @@ def delete_clock_listener(session: Executor, listener: str) -> None:
 
 
 def delete_scope_data(session: Executor, scope: Scope) -> list[str]:
-    """Delete a scope's links, files, idempotency keys and request log; returns the deleted
-    file ids."""
+    """Delete a scope's links, files, idempotency keys and fault rules; returns the deleted
+    file ids. (Its request log is another database's: services/request_log.clear.)"""
     file_ids = list(session.execute(select(files.c.id).where(_scoped(files, scope))).scalars())
     session.execute(delete(file_links).where(_scoped(file_links, scope)))
     session.execute(delete(files).where(_scoped(files, scope)))
     session.execute(delete(idempotency_keys).where(_scoped(idempotency_keys, scope)))
-    delete_request_log(session, scope)
     delete_fault_rules(session, scope)
     return file_ids

@@ -149,7 +149,7 @@ def beyond_the_calendar(param: str) -> InvalidRequestError:
 
 
 def reset_data(session: Executor, book: ClockBook, scope: Scope) -> tuple[list[str], bool]:
-    """Delete the scope's links, files, idempotency keys and request log, and put its clock
+    """Delete the scope's links, files, idempotency keys and fault rules, and put its clock
     back to real time (a clean slate includes the time). Returns the file ids whose bytes the
     caller removes once this commits, and whether the clock changed (then the caller awaits
     `book.changed(scope, None)`; other accounts' clocks are not reloaded for nothing)."""

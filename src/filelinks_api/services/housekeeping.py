@@ -32,11 +32,12 @@ KEYS_EVERY_SECONDS = 600.0
 
 class HasDatabase(Protocol):
     db: Database
+    log_db: Database  # the request log's (log_database.py)
 
 
 class Housekeeping:
     def __init__(self, runtime: HasDatabase, clock: Clock, *, log_total: int | None) -> None:
-        self.runtime = runtime  # its database is looked up at each run (tests swap it)
+        self.runtime = runtime  # its databases are looked up at each run (tests swap them)
         self.clock = clock
         self.log_total = log_total
         self.runs = 0  # completed runs, for tests to wait on
@@ -55,13 +56,14 @@ class Housekeeping:
             self._task = None
 
     async def run_once(self, *, keys: bool) -> None:
-        db = self.runtime.db
         if self.log_total is not None:
-            pruned = await db.write(repository.prune_request_log_total, self.log_total)
+            pruned = await self.runtime.log_db.write(
+                repository.prune_request_log_total, self.log_total
+            )
             if pruned:
                 metrics.REQUEST_LOG_ENTRIES.labels("pruned").inc(pruned)
         if keys:
-            await db.write(idempotency.prune, self.clock.now())
+            await self.runtime.db.write(idempotency.prune, self.clock.now())
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

@@ -1,0 +1,91 @@
+"""Where the request log is kept: a database of its own on SQLite, the service's on PostgreSQL.
+
+Every logged request writes its entry before its answer goes out (read-your-requests,
+api/request_log.py). On SQLite a write needs the database's one write lock, the lock every
+API write takes: a read would then wait behind another process's write, which WAL promises
+it never does. So on SQLite the log lives in a file of its own beside the database
+(`filelinks.requests.db` beside `filelinks.db`), with a lock of its own. On PostgreSQL it is
+the `request_log` table of the service's database, UNLOGGED (migration 0006): no WAL flush
+on commit, and no lock an API write takes.
+
+The file's table is created here, not by the migrations (migration 0009 drops the table from
+the SQLite database); `PRAGMA user_version` names its layout, and a file of another layout is
+started afresh: the log is a diagnostic, which may lose its last entries on a crash of the
+machine, never a file, link or key.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy import Connection
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from filelinks_api.db import DEFAULT_CONNECT_TIMEOUT, Database, sqlite_path
+from filelinks_api.models import request_log
+
+# The file's layout: bump it with any change to the `request_log` table.
+LAYOUT = 1
+# How long a worker starting with others waits for the one creating the file's table.
+_CREATE_TIMEOUT = 30.0
+
+
+def log_file(database_url: str) -> Path | None:
+    """The log's own file for a SQLite database URL (None: PostgreSQL, or a database with no
+    file)."""
+    path = sqlite_path(database_url)
+    if path is None or str(path) == ":memory:":
+        return None
+    return path.with_name(f"{path.stem}.requests{path.suffix or '.db'}")
+
+
+def open_log_database(
+    database: Database, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+) -> Database:
+    """The database the request log is written to and read from, for the service's
+    `database`: a `Database` on the log's own file (its table made ready), or `database`."""
+    path = log_file(database.url)
+    if path is None:
+        return database
+    prepare_log_file(path)
+    url = make_url(database.url).set(database=str(path)).render_as_string(hide_password=False)
+    return Database.connect(url, connect_timeout=connect_timeout)
+
+
+def prepare_log_file(path: Path) -> None:
+    """Create the log's table in `path`, or start it afresh if its layout is another.
+    Workers starting together: the first takes the write lock, the others wait for it."""
+    connection = sqlite3.connect(path, timeout=_CREATE_TIMEOUT, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        if connection.execute("PRAGMA user_version").fetchone()[0] == LAYOUT:
+            return
+        connection.execute("BEGIN IMMEDIATE")
+        if connection.execute("PRAGMA user_version").fetchone()[0] != LAYOUT:
+            connection.execute(f"DROP TABLE IF EXISTS {request_log.name}")
+            for statement in _layout():
+                connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {LAYOUT}")
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
+
+
+def create_log_table(connection: Connection) -> None:
+    """The log's table in another SQLite database (the tests', whose requests share one
+    rolled-back session, their log entries included)."""
+    for statement in _layout():
+        connection.exec_driver_sql(statement)
+
+
+def _layout() -> list[str]:
+    """`request_log` as models.py defines it, in SQLite's DDL."""
+    dialect = sqlite.dialect()
+    statements = [str(CreateTable(request_log).compile(dialect=dialect))]
+    statements += [
+        str(CreateIndex(index).compile(dialect=dialect)) for index in request_log.indexes
+    ]
+    return statements

@@ -1,0 +1,101 @@
+"""Where the request log is kept (log_database.py): a file of its own beside a SQLite
+database, the service's own database on PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
+
+from filelinks_api.db import Database, migrate
+from filelinks_api.log_database import LAYOUT, log_file, open_log_database, prepare_log_file
+from filelinks_api.models import metadata
+
+
+def test_the_log_file_lies_beside_the_database():
+    assert log_file("sqlite:////data/filelinks.db") == Path("/data/filelinks.requests.db")
+    assert log_file("sqlite:////data/store") == Path("/data/store.requests.db")
+    assert log_file("postgresql+psycopg://postgres@127.0.0.1/test") is None
+    assert log_file("sqlite://") is None  # in memory: no file to put beside it
+
+
+def test_migrated_sqlite_and_the_log_file_hold_the_models_between_them(tmp_path: Path):
+    """The migrations make every table but the log's (migration 0009 drops it); the log's
+    file has it, as models.py defines it."""
+    url = f"sqlite:///{tmp_path / 'filelinks.db'}"
+    migrate(url)
+    database = Database.connect(url)
+    log_db = open_log_database(database)
+    assert log_db.url == f"sqlite:///{tmp_path / 'filelinks.requests.db'}"
+
+    def differences(engine_url: str) -> list[tuple[str, str]]:
+        engine = create_engine(engine_url)
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            found = compare_metadata(context, metadata)
+        engine.dispose()
+        return [(change[0], change[1].name) for change in found if isinstance(change, tuple)]
+
+    assert differences(url) == [
+        ("add_table", "request_log"),
+        ("add_index", "ix_request_log_account_livemode_created_seq"),
+    ]
+    assert "request_log" not in inspect(database.engine).get_table_names()
+    # every other table is missing there; nothing of the log's differs from the models
+    in_log_file = differences(log_db.url)
+    assert {kind for kind, _ in in_log_file} == {"add_table", "add_index"}
+    assert not [name for _, name in in_log_file if "request_log" in name]
+
+
+def test_a_log_file_of_another_layout_starts_afresh(tmp_path: Path):
+    path = tmp_path / "x.requests.db"
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE TABLE request_log (seq INTEGER PRIMARY KEY, id TEXT)")
+        old.execute("INSERT INTO request_log (id) VALUES ('req_old')")
+    prepare_log_file(path)
+    with sqlite3.connect(path) as now:
+        assert now.execute("PRAGMA user_version").fetchone()[0] == LAYOUT
+        assert now.execute("SELECT count(*) FROM request_log").fetchone()[0] == 0
+        columns = {row[1] for row in now.execute("PRAGMA table_info(request_log)")}
+    assert {"fault", "response", "idempotency_key"} <= columns
+    # of this layout, it is kept as it is
+    with sqlite3.connect(path) as kept:
+        kept.execute(
+            "INSERT INTO request_log (id, account, livemode, created, method, path, "
+            "query, status, duration_ms, idempotent_replayed) "
+            "VALUES ('req_1', 'acct', 0, 1, 'GET', '/v1/files', '', 200, 1.0, 0)"
+        )
+    prepare_log_file(path)
+    with sqlite3.connect(path) as now:
+        assert now.execute("SELECT id FROM request_log").fetchall() == [("req_1",)]
+
+
+def test_workers_starting_together_make_the_table_once(tmp_path: Path):
+    path = tmp_path / "together.requests.db"
+    failures: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def worker() -> None:
+        try:
+            start.wait()
+            prepare_log_file(path)
+        except BaseException as exc:  # noqa: BLE001 - any failure fails the test
+            failures.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with sqlite3.connect(path) as made:
+        assert made.execute("PRAGMA user_version").fetchone()[0] == LAYOUT
+
+
+def test_on_postgresql_the_log_is_the_services_database():
+    database = Database.connect("postgresql+psycopg://postgres@127.0.0.1:1/none")
+    assert open_log_database(database) is database
