@@ -3,6 +3,7 @@ database, the service's own database on PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from pathlib import Path
@@ -99,3 +100,28 @@ def test_workers_starting_together_make_the_table_once(tmp_path: Path):
 def test_on_postgresql_the_log_is_the_services_database():
     database = Database.connect("postgresql+psycopg://postgres@127.0.0.1:1/none")
     assert open_log_database(database) is database
+
+
+def test_a_damaged_log_file_is_set_aside_and_started_afresh(tmp_path: Path):
+    """Written without fsync, the file may be left damaged by a crash of the machine: the
+    service starts the log afresh instead of failing every entry."""
+    path = tmp_path / "filelinks.requests.db"
+    path.write_bytes(b"not a database, or what a lost page cache left of one" * 100)
+    prepare_log_file(path)
+    assert path.with_name("filelinks.requests.db.damaged").read_bytes().startswith(b"not a")
+    with sqlite3.connect(path) as now:
+        assert now.execute("PRAGMA user_version").fetchone()[0] == LAYOUT
+        assert now.execute("SELECT count(*) FROM request_log").fetchone()[0] == 0
+
+
+def test_the_log_is_written_without_fsync_the_database_with(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'filelinks.db'}"
+    migrate(url)
+    database = Database.connect(url)
+    log_db = open_log_database(database)
+
+    async def in_a_write(db: Database) -> int:
+        return await db.write(lambda c: int(c.exec_driver_sql("PRAGMA synchronous").scalar_one()))
+
+    assert asyncio.run(in_a_write(log_db)) == 0  # OFF
+    assert asyncio.run(in_a_write(database)) == 1  # NORMAL: files, links and keys

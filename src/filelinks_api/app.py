@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -187,4 +188,10 @@ async def _failed(request: Request, exc: Exception) -> Response:
 
 def app_from_environment() -> FastAPI:
     """The factory `uvicorn --factory` calls in each worker process."""
-    return create_app(load_settings())
+    app = create_app(load_settings())
+    # What the process has built so far (modules, the app, its routes and models) lives as
+    # long as it does: frozen, out of the cyclic collector's sight, a full collection walks
+    # only what requests made since. Unfrozen, each one walked it all, 45-81 ms with the
+    # worker stopped, several times a minute under load: the p99 of every scenario.
+    gc.freeze()
+    return app

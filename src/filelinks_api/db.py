@@ -66,6 +66,7 @@ def create_db_engine(
     reads: bool = False,
     writes: bool = False,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    durable: bool = True,
 ) -> Engine:
     """A synchronous engine: on SQLite, with `reads` the engine of autocommit reads, with
     `writes` the one of Database.write (BEGIN IMMEDIATE that fails at once when another
@@ -75,6 +76,9 @@ def create_db_engine(
     Each role has an engine (and pool) of its own rather than execution options on one: no
     per-connection option lookup, no PRAGMA toggling per transaction (measured: 42 µs per
     one-row read instead of 64 on SQLite).
+
+    Not `durable` (SQLite): no fsync at all, for a file whose last commits may be lost with the
+    machine (the request log's, log_database.py).
     """
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -83,7 +87,7 @@ def create_db_engine(
             **_POOL,
             **_JSON,
         )
-        _configure_sqlite(engine, reads=reads, writes=writes)
+        _configure_sqlite(engine, reads=reads, writes=writes, durable=durable)
         return engine
     engine = create_engine(url, connect_args=_pg_connect_args(connect_timeout), **_POOL, **_JSON)
     _set_lock_timeout(engine)
@@ -137,7 +141,7 @@ def _set_lock_timeout(engine: Engine, idle_in_transaction: int | None = None) ->
         dbapi_connection.commit()
 
 
-def _configure_sqlite(engine: Engine, *, reads: bool, writes: bool) -> None:
+def _configure_sqlite(engine: Engine, *, reads: bool, writes: bool, durable: bool = True) -> None:
     # Writers never wait inside sqlite3's busy handler (it sleeps with the event loop
     # stopped): their BEGIN IMMEDIATE fails at once and Database.write retries it, awaiting.
     busy_timeout = 0 if writes else SQLITE_BUSY_TIMEOUT_MS
@@ -149,7 +153,8 @@ def _configure_sqlite(engine: Engine, *, reads: bool, writes: bool) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # NORMAL: with WAL, a commit is not fsynced (a checkpoint is); OFF: not even that
+        cursor.execute(f"PRAGMA synchronous={'NORMAL' if durable else 'OFF'}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout}")
         cursor.close()
@@ -187,7 +192,9 @@ class Database:
     (tests).
     """
 
-    def __init__(self, url: str, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> None:
+    def __init__(
+        self, url: str, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT, durable: bool = True
+    ) -> None:
         self.url = url
         self.connect_timeout = _pg_connect_args(connect_timeout)["connect_timeout"]
         # How long one unit of work may take on PostgreSQL before the request gets its 503.
@@ -202,8 +209,8 @@ class Database:
         self._read: Engine
         self._write: Engine
         if url.startswith("sqlite"):
-            self._read = create_db_engine(url, reads=True)
-            self._write = create_db_engine(url, writes=True)
+            self._read = create_db_engine(url, reads=True, durable=durable)
+            self._write = create_db_engine(url, writes=True, durable=durable)
         else:
             reads = create_async_db_engine(url, connect_timeout=connect_timeout, reads=True)
             writes = create_async_db_engine(url, connect_timeout=connect_timeout)
@@ -212,8 +219,11 @@ class Database:
             self._read, self._write = reads.sync_engine, writes.sync_engine
 
     @classmethod
-    def connect(cls, url: str, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Database:
-        return cls(url, connect_timeout=connect_timeout)
+    def connect(
+        cls, url: str, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT, durable: bool = True
+    ) -> Database:
+        """`durable=False`: on SQLite, nothing is fsynced (create_db_engine)."""
+        return cls(url, connect_timeout=connect_timeout, durable=durable)
 
     async def read(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """`work(connection, *args)` on an autocommit connection."""

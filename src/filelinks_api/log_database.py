@@ -10,12 +10,15 @@ on commit, and no lock an API write takes.
 
 The file's table is created here, not by the migrations (migration 0009 drops the table from
 the SQLite database); `PRAGMA user_version` names its layout, and a file of another layout is
-started afresh: the log is a diagnostic, which may lose its last entries on a crash of the
-machine, never a file, link or key.
+started afresh. It is written without fsync (the commit of an entry is then a write to the
+page cache): the log is a diagnostic, which may lose its last entries, or all of them if a
+crash of the machine damaged the file (set aside, and started afresh); never a file, link or
+key, which stay in the service's database, fsynced as before.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -26,6 +29,8 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from filelinks_api.db import DEFAULT_CONNECT_TIMEOUT, Database, sqlite_path
 from filelinks_api.models import request_log
+
+log = logging.getLogger("filelinks_api.error")
 
 # The file's layout: bump it with any change to the `request_log` table.
 LAYOUT = 1
@@ -52,12 +57,27 @@ def open_log_database(
         return database
     prepare_log_file(path)
     url = make_url(database.url).set(database=str(path)).render_as_string(hide_password=False)
-    return Database.connect(url, connect_timeout=connect_timeout)
+    return Database.connect(url, connect_timeout=connect_timeout, durable=False)
 
 
 def prepare_log_file(path: Path) -> None:
     """Create the log's table in `path`, or start it afresh if its layout is another.
-    Workers starting together: the first takes the write lock, the others wait for it."""
+    Workers starting together: the first takes the write lock, the others wait for it. A file
+    SQLite cannot read (the log is written without fsync: a crash of the machine may leave it
+    damaged) is set aside as `<name>.damaged` and the log starts afresh."""
+    try:
+        _prepare(path)
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError):
+            raise  # locked, unwritable, no space: not the file's content
+        log.warning("the request log's file %s is damaged (%s): starting it afresh", path, exc)
+        path.replace(path.with_name(f"{path.name}.damaged"))
+        for suffix in ("-wal", "-shm"):
+            path.with_name(f"{path.name}{suffix}").unlink(missing_ok=True)
+        _prepare(path)
+
+
+def _prepare(path: Path) -> None:
     connection = sqlite3.connect(path, timeout=_CREATE_TIMEOUT, isolation_level=None)
     try:
         connection.execute("PRAGMA journal_mode=WAL")

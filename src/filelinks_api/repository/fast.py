@@ -118,16 +118,22 @@ class _InsertMany:
         self.statement = insert(table).values(
             {column.name: bindparam(column.name) for column in self.columns}
         )
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+        self._compiled: dict[str, tuple[str, bool, tuple[tuple[str, Any], ...]]] = {}
 
-    def _compile(self, dialect: Any) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+    def _compile(self, dialect: Any) -> tuple[str, bool, tuple[tuple[str, Any], ...]]:
+        """The SQL, whether its parameters are positional, and each parameter's name and bind
+        processor (None: passed as it is), in the statement's order."""
         compiled = self.statement.compile(dialect=dialect)
-        order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        names = (
+            tuple(compiled.positiontup or ())
+            if compiled.positional
+            else tuple(column.name for column in self.columns)
+        )
         binders = {
             column.name: column.type.dialect_impl(dialect).bind_processor(dialect)
             for column in self.columns
         }
-        return compiled.string, order, {k: v for k, v in binders.items() if v is not None}
+        return compiled.string, compiled.positional, tuple((name, binders[name]) for name in names)
 
     def run(self, executor: Executor, rows: Sequence[dict[str, Any]]) -> None:
         connection = executor.connection() if isinstance(executor, Session) else executor
@@ -135,14 +141,18 @@ class _InsertMany:
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             compiled = self._compiled[dialect.name] = self._compile(dialect)
-        sql, order, binders = compiled
-        processed = [
-            {k: (binders[k](v) if k in binders else v) for k, v in row.items()} for row in rows
-        ]
+        sql, positional, plan = compiled
+        # one pass per row, no intermediate dict: the log writes a row per request
         bound: list[Any] = (
-            [tuple(row[name] for name in order) for row in processed]
-            if order is not None
-            else processed
+            [
+                tuple([row[name] if bind is None else bind(row[name]) for name, bind in plan])
+                for row in rows
+            ]
+            if positional
+            else [
+                {name: row[name] if bind is None else bind(row[name]) for name, bind in plan}
+                for row in rows
+            ]
         )
         with _driver_cursor(connection, sql, bound) as cursor:
             cursor.executemany(sql, bound)
