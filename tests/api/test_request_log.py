@@ -413,3 +413,31 @@ def test_a_read_is_not_held_behind_another_process_write_lock(tmp_path):
         assert elapsed < 0.1, f"answered in {elapsed:.3f} s behind the write lock"
         logged = http.get("/_emulator/requests", headers=key).json()["data"]
         assert got.headers["request-id"] in [entry["id"] for entry in logged]
+
+
+@pytest.mark.parametrize(
+    ("headers", "client"),
+    [
+        (
+            {b"x-stripe-client-user-agent": b'{"lang":"node","bindings_version":"23.1.0"}'},
+            "stripe-node/23.1.0",
+        ),
+        ({b"x-stripe-client-user-agent": b"[1]", b"user-agent": b"curl/8"}, "curl/8"),
+        ({b"x-stripe-client-user-agent": b"{not json", b"user-agent": b"curl/8"}, "curl/8"),
+        # too large to be kept in the parsed-headers cache: parsed all the same
+        (
+            {
+                b"x-stripe-client-user-agent": b'{"lang":"python","bindings_version":"4.0.0","pad":"'
+                + b"x" * 2000
+                + b'"}'
+            },
+            "stripe-python/4.0.0",
+        ),
+        ({}, None),
+    ],
+)
+def test_the_client_is_the_sdk_and_its_version_else_the_user_agent(headers, client):
+    from filelinks_api.api.request_log import client_of
+
+    assert client_of(headers) == client
+    assert client_of(headers) == client  # the second time from the cache

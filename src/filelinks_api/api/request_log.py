@@ -16,6 +16,7 @@ a request without one (no valid key, an unknown token) is not logged.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import Counter
@@ -217,7 +218,10 @@ class RequestLogMiddleware:
         scope: Scope, context: LogContext, captured: _Captured, started: float
     ) -> dict[str, Any]:
         state = scope["state"]
-        headers = {name: value for name, value in scope["headers"]}
+        wanted: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:
+            if name in _LOGGED_HEADERS:
+                wanted[name] = value
         return {
             "id": state.get("request_id", ""),
             "account": context.scope.account,
@@ -228,16 +232,28 @@ class RequestLogMiddleware:
             "query": scope.get("query_string", b"").decode("latin-1"),
             "status": captured.status,
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-            "idempotency_key": _header(headers, b"idempotency-key", 255),
+            "idempotency_key": _header(wanted, b"idempotency-key", 255),
             "idempotent_replayed": captured.replayed,
-            "stripe_version": _header(headers, b"stripe-version", 64),
-            "stripe_account": _header(headers, b"stripe-account", 80),
-            "client": client_of(headers),
+            "stripe_version": _header(wanted, b"stripe-version", 64),
+            "stripe_account": _header(wanted, b"stripe-account", 80),
+            "client": client_of(wanted),
             "request": context.params,
             "response": captured.text(),
             "error": captured.error(),
             "fault": state.get("fault_log"),  # a fault rule's {"id", "action"} (api/injection.py)
         }
+
+
+# the request headers an entry keeps (of a repeated one, the last, as before)
+_LOGGED_HEADERS = frozenset(
+    (
+        b"idempotency-key",
+        b"stripe-version",
+        b"stripe-account",
+        b"x-stripe-client-user-agent",
+        b"user-agent",
+    )
+)
 
 
 class _Captured:
@@ -295,7 +311,15 @@ def _header(headers: dict[bytes, bytes], name: bytes, limit: int) -> str | None:
 def client_of(headers: dict[bytes, bytes]) -> str | None:
     """The SDK and its version ("stripe-python/16.1.0") from X-Stripe-Client-User-Agent, else
     the User-Agent."""
-    described = headers.get(b"x-stripe-client-user-agent")
+    described, agent = headers.get(b"x-stripe-client-user-agent"), headers.get(b"user-agent")
+    if len(described or b"") + len(agent or b"") > 1024:
+        return _client.__wrapped__(described, agent)  # not kept: the cache stays small
+    return _client(described, agent)
+
+
+# a client sends the same headers with every request: each pair is parsed once
+@functools.lru_cache(maxsize=256)
+def _client(described: bytes | None, agent: bytes | None) -> str | None:
     if described:
         try:
             about = orjson.loads(described)
@@ -304,5 +328,4 @@ def client_of(headers: dict[bytes, bytes]) -> str | None:
                 return f"stripe-{lang}/{version}"[:255]
         except (orjson.JSONDecodeError, AttributeError):
             pass
-    agent = headers.get(b"user-agent")
     return agent.decode("latin-1")[:255] if agent else None
