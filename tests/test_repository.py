@@ -172,8 +172,12 @@ class TestEmbeddedLinks:
             assert [link.file for link in pages[file_id].rows] == [file_id] * min(n + 1, 3)
 
 
-def test_the_compiled_insert_stores_what_sqlalchemys_insert_stores(session: Session) -> None:
-    """repository._InsertMany (the request log's executemany) against the plain way."""
+@pytest.mark.parametrize("message", ["No such file upload", "No such file upload: 'file_\x00x'"])
+def test_the_compiled_insert_stores_what_sqlalchemys_insert_stores(
+    session: Session, message: str
+) -> None:
+    """repository.insert_request_logs (SQLite: _InsertMany's executemany; PostgreSQL: one JSON
+    array, or the executemany when a JSON value holds a NUL) against the plain way."""
     from sqlalchemy import insert
 
     from filelinks_api.models import request_log
@@ -196,7 +200,7 @@ def test_the_compiled_insert_stores_what_sqlalchemys_insert_stores(session: Sess
             "client": "stripe-python/16.1.0",
             "request": {"metadata": {"note": "ünïcode"}, "expand": ["file"]},
             "response": '{"error": {}}',
-            "error": {"type": "invalid_request_error", "code": None},
+            "error": {"type": "invalid_request_error", "code": None, "message": message},
             "fault": {"id": "fault_1", "action": "error"},
         }
 
