@@ -3,6 +3,8 @@ workers, and an SDK error's request_log_url."""
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -11,7 +13,7 @@ import stripe
 
 from tests import samples
 from tests.conftest import new_key
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Server, server_on
 
 
 def test_the_sdks_requests_are_logged_as_sent(sdk, http: httpx.Client, tmp_path):
@@ -66,3 +68,34 @@ def test_a_response_is_in_the_log_of_any_worker_once_received(two_workers: Serve
         f"{two_workers.url}/_emulator/requests", params={"limit": 100}, headers=auth
     ).json()["data"]
     assert len(logged) == 80
+
+
+def test_reads_are_answered_while_another_process_holds_the_write_lock(tmp_path):
+    """Two workers on SQLite, the log on (the default); another process holds the database's
+    write lock for 2 s: GETs through either worker are answered at once, and are in the log."""
+    with server_on("sqlite", tmp_path / "data", workers=2) as server:
+        key = new_key()
+        auth = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=server.url, headers=auth) as http:
+            assert http.get("/v1/file_links").status_code == 200  # warm: the key, the pools
+        holder = sqlite3.connect(server.data_dir / "filelinks.db", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        held_since = time.monotonic()
+        answers: list[tuple[float, str]] = []
+        try:
+            for _ in range(6):  # fresh connections: both workers answer some
+                started = time.monotonic()
+                got = httpx.get(f"{server.url}/v1/file_links", headers=auth)
+                assert got.status_code == 200
+                answers.append((time.monotonic() - started, got.headers["Request-Id"]))
+            assert time.monotonic() - held_since < 2.0  # all of them while the lock was held
+            time.sleep(max(0.0, 2.0 - (time.monotonic() - held_since)))
+        finally:
+            holder.rollback()
+            holder.close()
+        slowest = max(elapsed for elapsed, _ in answers)
+        assert slowest < 0.1, f"a read waited {slowest:.3f} s behind the write lock"
+        logged = httpx.get(
+            f"{server.url}/_emulator/requests", params={"limit": 100}, headers=auth
+        ).json()["data"]
+        assert {rid for _, rid in answers} <= {entry["id"] for entry in logged}
