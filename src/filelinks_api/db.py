@@ -303,6 +303,11 @@ class Database:
             raise
 
     @property
+    def connect_args(self) -> dict[str, Any]:
+        """libpq's settings (timeouts, keepalives) for a PostgreSQL connection of one's own."""
+        return _pg_connect_args(self.timeout)
+
+    @property
     def is_postgres(self) -> bool:
         return self._async is not None
 

@@ -18,17 +18,24 @@ key, which stay in the service's database, fsynced as before.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import psycopg
 from sqlalchemy import Connection
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from filelinks_api.db import DEFAULT_CONNECT_TIMEOUT, Database, sqlite_path
+from filelinks_api.failures import DatabaseTimeout
 from filelinks_api.models import request_log
+from filelinks_api.repository.request_log import INSERT_JSON_ROWS, json_rows
 
 log = logging.getLogger("filelinks_api.error")
 
@@ -109,3 +116,86 @@ def _layout() -> list[str]:
         str(CreateIndex(index).compile(dialect=dialect)) for index in request_log.indexes
     ]
     return statements
+
+
+class DirectInserts:
+    """The log's inserts on PostgreSQL, on a psycopg connection of their own (autocommit),
+    outside SQLAlchemy's pool and greenlet: a batch is one statement, its rows one JSON array
+    (repository.request_log.json_rows). Measured in-process: 100-110 µs of CPU per batch of
+    1-8 entries this way, 240-275 µs as a unit of work of `Database.append`.
+
+    Bounded like any unit of work: a batch not written within `timeout` raises
+    `DatabaseTimeout`, and its connection is closed. A connection found dead is replaced and
+    the batch sent once more: if the first one had landed, the unique request ids refuse the
+    repeat as a whole, and the batch counts as written.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self.conninfo = make_url(database.url).set(drivername="postgresql")
+        self.timeout = database.timeout
+        self.connect_args = database.connect_args
+        self._connection: psycopg.AsyncConnection[Any] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def insert(self, rows: Sequence[dict[str, Any]]) -> bool:
+        """Insert `rows` (as services.request_log.storable leaves them); False, having done
+        nothing, for rows this way cannot take (then the caller writes them the plain way)."""
+        payload = json_rows(rows)
+        if payload is None:
+            return False
+        try:
+            async with asyncio.timeout(self.timeout):
+                try:
+                    await self._execute(payload)
+                except psycopg.OperationalError:
+                    await self._drop()  # dead (the database restarted, a link was cut): anew
+                    try:
+                        await self._execute(payload)
+                    except psycopg.errors.UniqueViolation:
+                        pass  # the first one landed before the connection died
+        except TimeoutError:
+            await self._drop()
+            raise DatabaseTimeout(
+                f"no answer from the database within {self.timeout:g} s"
+            ) from None
+        except BaseException:
+            await self._drop()
+            raise
+        return True
+
+    async def close(self) -> None:
+        await self._drop()
+
+    async def _execute(self, payload: str) -> None:
+        connection = await self._connected()
+        await connection.execute(INSERT_JSON_ROWS, (payload,))
+
+    async def _connected(self) -> psycopg.AsyncConnection[Any]:
+        loop = asyncio.get_running_loop()
+        if self._connection is None or self._loop is not loop or self._connection.closed:
+            self._connection = None  # one made on another loop (a test's) cannot be used here
+            self._connection = await psycopg.AsyncConnection.connect(
+                self.conninfo.render_as_string(hide_password=False),
+                autocommit=True,
+                **self.connect_args,
+            )
+            self._loop = loop
+        return self._connection
+
+    async def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None or self._loop is not asyncio.get_running_loop():
+            return
+        # closing may wait for a silent server: never longer than a moment, in the background
+        task = asyncio.get_running_loop().create_task(_close_quietly(connection))
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+
+
+_closing: set[asyncio.Task[None]] = set()  # held: a running task needs a reference
+
+
+async def _close_quietly(connection: psycopg.AsyncConnection[Any]) -> None:
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(1.0):
+            await connection.close()

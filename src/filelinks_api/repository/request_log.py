@@ -29,7 +29,8 @@ from filelinks_api.repository.fast import _by_scope_and, _driver_cursor, _Insert
 _GET_REQUEST_LOG = _by_scope_and(request_log, "id", RequestLogRow)
 _INSERT_REQUEST_LOGS = _InsertMany(request_log)
 _COLUMNS = ", ".join(column.name for column in request_log.c if not column.primary_key)
-_INSERT_JSON_ROWS = (
+# PostgreSQL: the rows of a batch as one JSON array, one parameter (json_rows)
+INSERT_JSON_ROWS = (
     f"INSERT INTO {request_log.name} ({_COLUMNS}) SELECT {_COLUMNS}"
     f" FROM json_populate_recordset(NULL::{request_log.name}, %s::json)"
 )
@@ -46,15 +47,21 @@ def insert_request_logs(session: Executor, rows: Sequence[dict[str, Any]]) -> No
     cost a log-on retrieve more than its own query did."""
     connection = session.connection() if isinstance(session, Session) else session
     if connection.dialect.name == "postgresql":
-        payload = orjson.dumps(rows).decode()
-        # A NUL inside a JSON column's value (an error message quoting a hostile path) is one
-        # PostgreSQL's json type keeps but json_populate_recordset refuses: such a batch goes
-        # the plain way (also taken, harmlessly, for the text `\u0000` itself).
-        if "\\u0000" not in payload:
-            with _driver_cursor(connection, _INSERT_JSON_ROWS, payload) as cursor:
-                cursor.execute(_INSERT_JSON_ROWS, (payload,))
+        payload = json_rows(rows)
+        if payload is not None:
+            with _driver_cursor(connection, INSERT_JSON_ROWS, payload) as cursor:
+                cursor.execute(INSERT_JSON_ROWS, (payload,))
             return
     _INSERT_REQUEST_LOGS.run(connection, rows)
+
+
+def json_rows(rows: Sequence[dict[str, Any]]) -> str | None:
+    """The parameter of INSERT_JSON_ROWS, or None for rows it cannot take: a NUL inside a JSON
+    column's value (an error message quoting a hostile path) is one PostgreSQL's json type
+    keeps but json_populate_recordset refuses; such rows go the executemany way (which the
+    text `\\u0000` itself also takes, harmlessly)."""
+    payload = orjson.dumps(rows).decode()
+    return payload if "\\u0000" not in payload else None
 
 
 def get_request_log(session: Executor, scope: Scope, request_id: str) -> RequestLogRow | None:

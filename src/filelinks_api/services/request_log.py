@@ -62,7 +62,12 @@ def record(
 ) -> int:
     """Insert the entries, prune the `prune` scopes; how many entries the pruning removed."""
     repository.insert_request_logs(session, [storable(entry) for entry in entries])
-    return sum(repository.prune_request_log(session, scope, keep) for scope in prune)
+    return prune_scopes(session, prune, keep=keep)
+
+
+def prune_scopes(session: Executor, scopes: Iterable[Scope], *, keep: int) -> int:
+    """Keep each scope's newest `keep` entries; how many entries were removed."""
+    return sum(repository.prune_request_log(session, scope, keep) for scope in scopes)
 
 
 def list_entries(
