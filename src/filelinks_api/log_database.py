@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,7 @@ def prepare_log_file(path: Path) -> None:
     SQLite cannot read (the log is written without fsync: a crash of the machine may leave it
     damaged) is set aside as `<name>.damaged` and the log starts afresh."""
     try:
-        _prepare(path)
+        _prepare_waiting(path)
     except sqlite3.DatabaseError as exc:
         if isinstance(exc, sqlite3.OperationalError):
             raise  # locked, unwritable, no space: not the file's content
@@ -81,7 +82,21 @@ def prepare_log_file(path: Path) -> None:
         path.replace(path.with_name(f"{path.name}.damaged"))
         for suffix in ("-wal", "-shm"):
             path.with_name(f"{path.name}{suffix}").unlink(missing_ok=True)
-        _prepare(path)
+        _prepare_waiting(path)
+
+
+def _prepare_waiting(path: Path) -> None:
+    # Switching a new file to WAL while another worker does the same can fail at once with
+    # "database is locked" (SQLite does not wait in its busy handler there): try again.
+    deadline = time.monotonic() + _CREATE_TIMEOUT
+    while True:
+        try:
+            _prepare(path)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
 
 
 def _prepare(path: Path) -> None:
