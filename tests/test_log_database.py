@@ -13,10 +13,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, delete, inspect, select, text
 
+from filelinks_api import repository
 from filelinks_api.db import Database, migrate
+from filelinks_api.failures import WriteLockTimeout
 from filelinks_api.log_database import (
     LAYOUT,
-    DirectInserts,
+    PostgresInserts,
+    SqliteInserts,
     log_file,
     open_log_database,
     prepare_log_file,
@@ -162,7 +165,7 @@ def _entry(request_id: str, message: str | None = None) -> dict[str, object]:
     "backend_url", [b for b in BACKENDS if b == "postgresql"], indirect=True, scope="session"
 )
 def test_direct_inserts_write_a_batch_and_outlive_a_dropped_connection(database: Database):
-    direct = DirectInserts(database)
+    direct = PostgresInserts(database)
 
     def stored(*ids: str) -> list[tuple[str, int]]:
         with database.engine.connect() as connection:
@@ -193,3 +196,59 @@ def test_direct_inserts_write_a_batch_and_outlive_a_dropped_connection(database:
     finally:
         with database.engine.begin() as connection:
             connection.execute(delete(request_log).where(request_log.c.account == "acct_direct"))
+
+
+def test_sqlite_inserts_wait_for_the_file_lock_without_blocking_and_store_as_the_plain_way(
+    tmp_path: Path,
+):
+    """The log writer's own connection on SQLite: its rows are what the plain insert stores;
+    while another process holds the log file's lock the loop keeps running, and the batch
+    lands once the lock is released; held past the timeout, it is the lock timeout."""
+    url = f"sqlite:///{tmp_path / 'filelinks.db'}"
+    migrate(url)
+    log_db = open_log_database(Database.connect(url))
+    direct = SqliteInserts(log_db)
+    holder = sqlite3.connect(log_file(url), isolation_level=None, check_same_thread=False)
+
+    async def scenario() -> tuple[int, BaseException | None]:
+        assert await direct.insert([_entry("req_sqlite1", "file_\x00x"), _entry("req_sqlite2")])
+        await log_db.write(
+            lambda c: repository.insert_request_logs(c, [_entry("req_plain", "file_\x00x")])
+        )
+        holder.execute("BEGIN IMMEDIATE")
+        asyncio.get_running_loop().call_later(0.3, holder.rollback)
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        ticker = asyncio.ensure_future(tick())
+        assert await direct.insert([_entry("req_sqlite3")])  # waited for the holder
+        ticker.cancel()
+        holder.execute("BEGIN IMMEDIATE")
+        direct.timeout = 0.2
+        failure = None
+        try:
+            await direct.insert([_entry("req_sqlite4")])
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            failure = exc
+        holder.rollback()
+        await direct.close()
+        return ticks, failure
+
+    ticks, failure = asyncio.run(scenario())
+    assert ticks >= 10  # the loop ran on while the batch waited (~0.3 s)
+    assert isinstance(failure, WriteLockTimeout)
+    with log_db.engine.connect() as connection:
+        rows = {
+            row.id: row._asdict()
+            for row in connection.execute(select(request_log).where(request_log.c.id.like("req_%")))
+        }
+    assert set(rows) == {"req_sqlite1", "req_sqlite2", "req_plain", "req_sqlite3"}
+    direct_row, plain_row = rows["req_sqlite1"], rows["req_plain"]
+    for row in (direct_row, plain_row):
+        del row["seq"], row["id"]
+    assert direct_row == plain_row

@@ -19,7 +19,7 @@ from filelinks_api.api.request_log import LogWriter, RequestLogMiddleware
 from filelinks_api.clock import Clock, SystemClock
 from filelinks_api.config import Settings, load_settings
 from filelinks_api.db import Database
-from filelinks_api.log_database import DirectInserts, open_log_database
+from filelinks_api.log_database import direct_inserts, open_log_database
 from filelinks_api.repository import Scope
 from filelinks_api.schemas import ErrorEnvelope
 from filelinks_api.services import controls
@@ -111,9 +111,9 @@ def create_app(
     runtime = app.state.runtime = Runtime(settings, db, storage, clocks, log_db)
     direct = None
     if settings.emulator_controls and settings.request_log:
-        # PostgreSQL: the log's inserts on a connection of their own; an app given its
-        # database (a test's) writes them the plain way, through that database
-        direct = DirectInserts(db) if database is None and db.is_postgres else None
+        # the log writer's inserts on a connection of its own; an app given its database (a
+        # test's, whose requests may share the test's session) writes them the plain way
+        direct = direct_inserts(log_db) if database is None else None
         runtime.request_log = LogWriter(runtime, keep=settings.request_log_limit, direct=direct)
         # inside StripeMiddleware (added next): it sees the request id and the final answer
         app.add_middleware(RequestLogMiddleware, writer=runtime.request_log)

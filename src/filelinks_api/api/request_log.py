@@ -76,7 +76,7 @@ class LogWriter:
     ) -> None:
         self.runtime = runtime  # its log_db is looked up at each flush (tests swap it)
         self.keep = keep
-        # PostgreSQL: the inserts on a connection of their own (log_database.DirectInserts)
+        # the inserts on a connection of the writer's own (log_database.DirectInserts)
         self.direct = direct
         self._every = request_log.prune_every(keep)
         self._since_prune: Counter[AccountScope] = Counter()

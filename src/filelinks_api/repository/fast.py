@@ -137,25 +137,26 @@ class _InsertMany:
 
     def run(self, executor: Executor, rows: Sequence[dict[str, Any]]) -> None:
         connection = executor.connection() if isinstance(executor, Session) else executor
-        dialect = connection.dialect
+        sql, bound = self.for_driver(connection.dialect, rows)
+        with _driver_cursor(connection, sql, bound) as cursor:
+            cursor.executemany(sql, bound)
+
+    def for_driver(self, dialect: Any, rows: Sequence[dict[str, Any]]) -> tuple[str, list[Any]]:
+        """The SQL and the rows' parameters, as the driver's executemany takes them."""
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             compiled = self._compiled[dialect.name] = self._compile(dialect)
         sql, positional, plan = compiled
         # one pass per row, no intermediate dict: the log writes a row per request
-        bound: list[Any] = (
-            [
+        if positional:
+            return sql, [
                 tuple([row[name] if bind is None else bind(row[name]) for name, bind in plan])
                 for row in rows
             ]
-            if positional
-            else [
-                {name: row[name] if bind is None else bind(row[name]) for name, bind in plan}
-                for row in rows
-            ]
-        )
-        with _driver_cursor(connection, sql, bound) as cursor:
-            cursor.executemany(sql, bound)
+        return sql, [
+            {name: row[name] if bind is None else bind(row[name]) for name, bind in plan}
+            for row in rows
+        ]
 
 
 def _by_scope_and(table: Table, column: str, row: type[_Row]) -> _Lookup[_Row]:

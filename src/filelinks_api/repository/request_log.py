@@ -55,6 +55,12 @@ def insert_request_logs(session: Executor, rows: Sequence[dict[str, Any]]) -> No
     _INSERT_REQUEST_LOGS.run(connection, rows)
 
 
+def request_log_rows(dialect: Any, rows: Sequence[dict[str, Any]]) -> tuple[str, list[Any]]:
+    """The INSERT of log entries and their parameters for the driver's executemany (a log
+    writer with a connection of its own: log_database.py)."""
+    return _INSERT_REQUEST_LOGS.for_driver(dialect, rows)
+
+
 def json_rows(rows: Sequence[dict[str, Any]]) -> str | None:
     """The parameter of INSERT_JSON_ROWS, or None for rows it cannot take: a NUL inside a JSON
     column's value (an error message quoting a hostile path) is one PostgreSQL's json type
