@@ -7,19 +7,16 @@ PostgreSQL schema it creates (also on Ctrl-C).
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +26,12 @@ from typing import Any
 import httpx
 
 BENCH_DIR = Path(__file__).resolve().parent
+# the repository's root: bench/ shares the tests' sample files, free_port and schema helpers
+sys.path.insert(1, str(BENCH_DIR.parent))
+
+from tests import pg, samples  # noqa: E402
+from tests.s3 import free_port  # noqa: E402
+
 LUA_DIR = BENCH_DIR / "lua"
 PYTHON = sys.executable
 KEY = "sk_test_bench_" + "a" * 16
@@ -46,90 +49,27 @@ signal.signal(signal.SIGTERM, _stop)
 signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-# --- sample files ---------------------------------------------------------------------------
+# --- sample files: tests/samples.py's, so that the service sees what the tests send --------
 
 
 def pdf(size: int) -> bytes:
-    """A small valid PDF padded with a comment line to `size` bytes (as tests/samples.pdf)."""
-    stream = b"BT /F1 12 Tf 72 720 Td (bench) Tj ET"
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-    ]
-
-    def build(pad: int) -> bytes:
-        out = io.BytesIO()
-        out.write(b"%PDF-1.4\n")
-        offsets = []
-        for number, body in enumerate(objects, start=1):
-            offsets.append(out.tell())
-            out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
-        if pad:
-            out.write(b"%" + b"x" * pad + b"\n")
-        xref = out.tell()
-        out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-        for offset in offsets:
-            out.write(b"%010d 00000 n \n" % offset)
-        out.write(
-            b"trailer << /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
-            % (len(objects) + 1, xref)
-        )
-        return out.getvalue()
-
-    base = len(build(0))
-    pad = max(0, size - base - 2)
-    data = build(pad)
-    # the xref offset's digit count can move the length by a byte or two
-    return build(max(0, pad - (len(data) - size)))
+    return samples.pdf_of_size(size)
 
 
 def apk(size: int) -> bytes:
-    """A real zip holding AndroidManifest.xml (what the service sniffs as an APK), padded to
-    `size` bytes with a stored (uncompressed) random entry, as tests/samples.apk() but big."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("AndroidManifest.xml", "<manifest/>")
-        archive.writestr("classes.dex", "dex\n035\x00")
-        overhead = len(buffer.getvalue()) + 200
-        archive.writestr(
-            "assets/padding.bin",
-            os.urandom(max(0, size - overhead)),
-            compress_type=zipfile.ZIP_STORED,
-        )
-    return buffer.getvalue()
+    return samples.apk(size)
 
 
 def multipart(
     fields: dict[str, str], filename: str, content: bytes, mime: str
 ) -> tuple[bytes, str]:
-    """A multipart/form-data body and its boundary."""
-    boundary = "benchboundary" + secrets.token_hex(8)
-    parts = []
-    for name, value in fields.items():
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        )
-    parts.append(
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file";'
-            f' filename="{filename}"\r\nContent-Type: {mime}\r\n\r\n'
-        ).encode()
-        + content
-        + b"\r\n"
-    )
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), boundary
+    """A multipart/form-data body (fields, then the file part) and its boundary."""
+    parts: list[tuple[str, bytes | str, str | None]] = [(k, v, None) for k, v in fields.items()]
+    body, _ = samples.multipart(*parts, ("file", content, filename), file_type=mime)
+    return body, samples.BOUNDARY
 
 
 # --- processes ------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _children() -> dict[int, list[int]]:
@@ -380,9 +320,10 @@ def start_floor(workers: int, kind: str = "dict") -> Server:
 
 
 def start_pg_floor(workers: int, database_url: str, pool: int = 8) -> Server:
-    """pg_floor_app.py on the service's PostgreSQL URL (so the same schema)."""
+    """The PostgreSQL floor (floor_app.py --kind postgres) on the service's PostgreSQL URL
+    (so the same schema)."""
     port = free_port()
-    argv = [PYTHON, str(BENCH_DIR / "pg_floor_app.py"), "--port", str(port)]
+    argv = [PYTHON, str(BENCH_DIR / "floor_app.py"), "--port", str(port), "--kind", "postgres"]
     argv += ["--workers", str(workers), "--url", database_url, "--pool", str(pool)]
     return start_process("pg-floor", argv, {}, workers, port, "/v1/file_links/link_ready")
 
@@ -435,21 +376,22 @@ def running(server: Server) -> Iterator[Server]:
 # --- databases ------------------------------------------------------------------------------
 
 
+def new_postgres_schema(prefix: str = "bench") -> tuple[str, str]:
+    """A fresh schema (tests/pg.py, as the tests make theirs): its name, and the service URL
+    confined to it by search_path."""
+    schema = f"{prefix}_{secrets.token_hex(4)}"
+    pg.create_schema(PG_ADMIN_URL, schema)
+    return schema, pg.schema_url(PG_ADMIN_URL, schema)
+
+
 @contextmanager
 def postgres_schema(prefix: str = "bench") -> Iterator[str]:
-    """A fresh schema; yields the service URL confined to it by search_path; drops it after."""
-    from sqlalchemy import create_engine, text
-
-    schema = f"{prefix}_{secrets.token_hex(4)}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    """A fresh schema; yields the service URL confined to it; drops it after."""
+    schema, url = new_postgres_schema(prefix)
     try:
-        yield f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
+        yield url
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+        pg.drop_schema(PG_ADMIN_URL, schema)
 
 
 @contextmanager

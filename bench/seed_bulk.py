@@ -231,14 +231,8 @@ def main() -> None:
             with common.temp_dir("bench-seed-") as tmp:
                 report(f"sqlite:///{tmp / 'scale.db'}")
     elif args.keep:
-        from sqlalchemy import text as sql
-
-        schema = f"bench_scale_{os.urandom(4).hex()}"
-        admin = create_engine(common.PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(sql(f'CREATE SCHEMA "{schema}"'))
-        admin.dispose()
-        report(f"{common.PG_ADMIN_URL}?options=-csearch_path%3D{schema}")
+        schema, url = common.new_postgres_schema("bench_scale")
+        report(url)
         print(
             f"drop it with: psql -h 127.0.0.1 -U postgres test -c 'DROP SCHEMA \"{schema}\" CASCADE'"
         )

@@ -15,15 +15,15 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from filelinks_api import ids
 from filelinks_api.app import create_app
-from filelinks_api.config import Settings, normalize_database_url
+from filelinks_api.config import Settings
 from filelinks_api.db import Database, migrate
 from filelinks_api.log_database import create_log_table
+from tests import pg
 from tests.s3 import Moto, start_moto
 
 pytest_plugins = ["tests.error_log_guard", "pytester"]
@@ -48,23 +48,15 @@ class FakeClock:
 
 def postgres_schema_url(schema: str) -> str:
     """The test database URL, every connection confined to `schema` through search_path."""
-    base = make_url(normalize_database_url(os.environ["FILELINKS_TEST_DATABASE_URL"]))
-    url = base.update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False)
+    return pg.schema_url(os.environ["FILELINKS_TEST_DATABASE_URL"], schema)
 
 
 def create_postgres_schema(schema: str) -> None:
-    admin = create_engine(normalize_database_url(os.environ["FILELINKS_TEST_DATABASE_URL"]))
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
+    pg.create_schema(os.environ["FILELINKS_TEST_DATABASE_URL"], schema)
 
 
 def drop_postgres_schema(schema: str) -> None:
-    admin = create_engine(normalize_database_url(os.environ["FILELINKS_TEST_DATABASE_URL"]))
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    admin.dispose()
+    pg.drop_schema(os.environ["FILELINKS_TEST_DATABASE_URL"], schema)
 
 
 @pytest.fixture(scope="session")

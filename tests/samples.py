@@ -1,11 +1,15 @@
-"""Real files made in the test: a PDF, a PNG, a CSV, a JPEG header, a DOCX-like zip."""
+"""Real files made in the test: a PDF, a PNG, a CSV, a JPEG header, a DOCX-like zip; and a
+multipart/form-data body. bench/ builds its uploads from here too."""
 
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zipfile
 import zlib
+
+BOUNDARY = "9051914041544843365972754266"
 
 
 def pdf(text: str = "hello", pad: int = 0) -> bytes:
@@ -32,6 +36,15 @@ def pdf(text: str = "hello", pad: int = 0) -> bytes:
         b"trailer << /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     )
     return out.getvalue()
+
+
+def pdf_of_size(size: int, text: str = "bench") -> bytes:
+    """A valid PDF of `size` bytes (at least the unpadded one's): padded with a comment."""
+    base = len(pdf(text))
+    pad = max(0, size - base - 2)
+    data = pdf(text, pad)
+    # the xref offset's digit count can move the length by a byte or two
+    return pdf(text, max(0, pad - (len(data) - size)))
 
 
 def pdf_pages(count: int, *, packed: bool = False, updated: bool = False) -> bytes:
@@ -139,8 +152,41 @@ def pem() -> bytes:
     return b"-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ==\n-----END CERTIFICATE-----\n"
 
 
-def apk() -> bytes:
-    return _zip({"AndroidManifest.xml": "<manifest/>", "classes.dex": "dex\n035\x00"})
+def apk(size: int = 0) -> bytes:
+    """A zip holding AndroidManifest.xml (what the service sniffs as an APK); with `size`,
+    padded to about that many bytes by a stored (uncompressed) random entry."""
+    entries = {"AndroidManifest.xml": "<manifest/>", "classes.dex": "dex\n035\x00"}
+    if not size:
+        return _zip(entries)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in entries.items():
+            archive.writestr(name, text)
+        overhead = len(buffer.getvalue()) + 200
+        archive.writestr(
+            "assets/padding.bin",
+            os.urandom(max(0, size - overhead)),
+            compress_type=zipfile.ZIP_STORED,
+        )
+    return buffer.getvalue()
+
+
+def multipart(
+    *parts: tuple[str, bytes | str, str | None], file_type: str = "application/octet-stream"
+) -> tuple[bytes, dict[str, str]]:
+    """A multipart body built by hand, the way stripe-python writes it: (name, value,
+    filename) per part, a part with a filename sent as `file_type`; and its Content-Type."""
+    body = b""
+    for name, value, filename in parts:
+        disposition = f'form-data; name="{name}"'
+        if filename is not None:
+            disposition += f'; filename="{filename}"'
+        body += f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n".encode()
+        if filename is not None:
+            body += f"Content-Type: {file_type}\r\n".encode()
+        body += b"\r\n" + (value.encode() if isinstance(value, str) else value) + b"\r\n"
+    body += f"--{BOUNDARY}--\r\n".encode()
+    return body, {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
 
 
 def gif() -> bytes:

@@ -1,7 +1,7 @@
 """Engines, and the ways a request reaches the database: `Database.read()`,
 `Database.write()`, and `Database.append()` for the request log's rows.
 
-Concurrency style (measured, see bench/README.md): endpoints are `async def`; repository and
+Concurrency style (measured; the figures are in `git log -p -- bench/README.md`): endpoints are `async def`; repository and
 service code is synchronous SQLAlchemy, run through `Database.read`, `.write` or `.append`.
 On SQLite it runs inline (a local file; a thread hop would cost more than the query). On PostgreSQL it runs on
 SQLAlchemy's async engine over psycopg's AsyncConnection, in `run_sync`'s greenlet: every

@@ -22,9 +22,9 @@ from filelinks_api.purposes import UPLOAD_PURPOSES
 from tests import samples
 from tests.api.helpers import bearer, error_of, post_link, upload, uploaded
 from tests.conftest import FakeClock, new_key, share_session
+from tests.samples import multipart
 
 DAY = 86_400
-BOUNDARY = "9051914041544843365972754266"
 INVALID_BODY = (
     "Invalid request (check your POST parameters): For assistance, contact support at"
     " https://support.stripe.com/contact/."
@@ -32,21 +32,6 @@ INVALID_BODY = (
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def multipart(*parts: tuple[str, bytes | str, str | None]) -> tuple[bytes, dict[str, str]]:
-    """A multipart body built by hand, the way stripe-python writes it: (name, value, filename)."""
-    body = b""
-    for name, value, filename in parts:
-        disposition = f'form-data; name="{name}"'
-        if filename is not None:
-            disposition += f'; filename="{filename}"'
-        body += f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n".encode()
-        if filename is not None:
-            body += b"Content-Type: application/octet-stream\r\n"
-        body += b"\r\n" + (value.encode() if isinstance(value, str) else value) + b"\r\n"
-    body += f"--{BOUNDARY}--\r\n".encode()
-    return body, {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
 
 
 def disk_state(settings: Settings) -> list[tuple[str, int]]:

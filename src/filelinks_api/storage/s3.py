@@ -3,8 +3,8 @@
 Objects are `<prefix>/objects/<file id>`. The data path (put, ranged get, delete, list) is
 obstore, async in the event loop; the start-up checks (bucket, credentials) and the abort of
 unfinished multipart uploads, which obstore does not offer, are boto3, called once per
-`serve` (and from the sweep, in a thread). `bench/s3_clients.py` has the figures behind this
-choice.
+`serve` (and from the sweep, in a thread). The README's "Contents in an S3-compatible store"
+has the figures behind this choice.
 
 Uploads are staged on local disk first, as with `LocalStorage` (hashed and counted as they
 arrive), and put to the store by `commit` once every check passed: the type sniffer reads the
