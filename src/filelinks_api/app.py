@@ -16,12 +16,12 @@ from filelinks_api.api import docs, faults, file_links, files, health, injection
 from filelinks_api.api.deps import Runtime
 from filelinks_api.api.idempotency import Replay
 from filelinks_api.api.request_log import LogWriter, RequestLogMiddleware
+from filelinks_api.api.route import ERRORS, add_routes
 from filelinks_api.clock import Clock, SystemClock
 from filelinks_api.config import Settings, load_settings
 from filelinks_api.db import Database
 from filelinks_api.log_database import direct_inserts, open_log_database
 from filelinks_api.repository import Scope
-from filelinks_api.schemas import ErrorEnvelope
 from filelinks_api.services import controls
 from filelinks_api.services.clock_sync import ClockChannel, ClockSync, EpochFile
 from filelinks_api.services.controls import AccountClock, ClockBook
@@ -91,7 +91,10 @@ def create_app(
         redirect_slashes=False,
         docs_url=None,  # served from local assets by api/docs.py
         redoc_url=None,
-        responses={"default": {"model": ErrorEnvelope, "description": "Stripe error envelope"}},
+        responses=ERRORS,
+        # FastAPI's own OpenTelemetry: looked up on every request (~3 µs) for providers an
+        # emulator's user does not set up; the service has its metrics (/metrics)
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
 
     async def load_clocks() -> dict[Scope, AccountClock]:
@@ -139,9 +142,10 @@ def create_app(
     app.add_exception_handler(Replay, _replay)
     for failure in failures.CLASSIFIED:
         app.add_exception_handler(failure, _failed)
-    # Routes are matched in order: the busiest first (each miss costs a regex match).
+    # Routes are matched in order: the busiest first (each miss costs a regex match), the
+    # app's own rather than a nested router's (api/route.py).
     for module in (file_links, links, files, health):
-        app.include_router(module.router)
+        add_routes(app, module.router)
     if settings.metrics:
         app.include_router(monitoring.router)
     if settings.emulator_controls:

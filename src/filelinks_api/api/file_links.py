@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from starlette.responses import Response
 
 from filelinks_api.api.deps import Call, call_of
 from filelinks_api.api.idempotency import idempotent
+from filelinks_api.api.route import api_router
 from filelinks_api.repository import Executor
 from filelinks_api.schemas import (
     CreateFileLinkParams,
@@ -24,7 +25,7 @@ from filelinks_api.wire.envelope import StripeJSON, list_envelope
 from filelinks_api.wire.openapi import form_body, query_parameters
 from filelinks_api.wire.params import RetrieveParams
 
-router = APIRouter()
+router = api_router(lean=True)
 
 
 def _content(view: LinkView, call: Call[Any]) -> dict[str, Any]:

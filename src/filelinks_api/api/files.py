@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from starlette.responses import Response
 
 from filelinks_api.api.deps import Call, call_of
 from filelinks_api.api.download import stream_file
+from filelinks_api.api.route import api_router
 from filelinks_api.api.uploads import upload
 from filelinks_api.schemas import (
     CreateFileParams,
@@ -22,7 +23,7 @@ from filelinks_api.wire.envelope import StripeJSON, list_envelope
 from filelinks_api.wire.openapi import FILE_BYTES, form_body, query_parameters
 from filelinks_api.wire.params import NoParams, RetrieveParams, path_id
 
-router = APIRouter()
+router = api_router(lean=True)
 
 
 @router.post(

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from filelinks_api.api.deps import Runtime
+from filelinks_api.api.route import api_router
 from filelinks_api.errors import ServiceUnavailable
 from filelinks_api.wire.envelope import StripeJSON
 
-router = APIRouter()
+router = api_router()
 
 
 @router.get("/healthz", openapi_extra={"security": []})

@@ -4,18 +4,19 @@ an image is served `inline` (a browser shows it), anything else as an attachment
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from filelinks_api.api.deps import Runtime
 from filelinks_api.api.download import stream_file
 from filelinks_api.api.request_log import LogContext
+from filelinks_api.api.route import api_router
 from filelinks_api.errors import StripeError
 from filelinks_api.services import file_links
 from filelinks_api.storage import ContentsMissing
 from filelinks_api.wire.openapi import FILE_BYTES
 
-router = APIRouter()
+router = api_router()
 
 LINK_UNAVAILABLE = "This link does not exist or is no longer available."
 

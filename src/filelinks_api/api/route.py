@@ -1,0 +1,113 @@
+"""The Stripe API's routes, run lean: `CallRoute` and `add_routes`.
+
+Every `/v1` endpoint has one shape: its path parameters (plain `str`) and one `Call`, from
+`call_of(...)`'s dependency (api/deps.py), returning a `Response` it made itself. For that
+shape FastAPI's per-request handler does nothing the endpoint needs (no body field, no
+response model to serialize, no dependency with `yield`) and costs about a quarter of a
+retrieve (`bench/asgi_cost.py --profile retrieve`: solving the one dependency, two exit
+stacks, its own exception wrapper). A `CallRoute` of that shape runs the dependency and the
+endpoint itself; FastAPI still builds the route (OpenAPI, matching, 405s) and a route of any
+other shape keeps FastAPI's handler. An exception goes up to the app's exception middleware,
+whose handlers (wire/envelope.py, app.py) answer it as they answer any other route's.
+
+This relies on FastAPI's `APIRoute.dependant` and `APIRoute.app`, and on how
+`include_router` nests a router (0.165): pyproject pins FastAPI to the releases tested.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from filelinks_api.schemas import ErrorEnvelope
+
+CALL_PARAMETER = "call"
+
+
+class CallRoute(APIRoute):
+    """An APIRoute whose endpoint, when it takes path parameters and one `Call`, is run
+    without FastAPI's per-request handler (`lean` tells whether it is)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        lean = lean_app(self)
+        self.lean = lean is not None
+        if lean is not None:
+            self.app = lean
+
+
+def lean_app(route: APIRoute) -> ASGIApp | None:
+    """The route's ASGI app without FastAPI's handler, or None when its shape needs it."""
+    dependant: Dependant = route.dependant
+    if (
+        dependant.query_params
+        or dependant.header_params
+        or dependant.cookie_params
+        or dependant.body_params
+        or dependant.request_param_name
+        or dependant.response_param_name
+        or dependant.background_tasks_param_name
+        or dependant.security_scopes_param_name
+        or route.dependencies  # the router's or the decorator's own
+        or route.body_field is not None
+        or route.dependency_overrides_provider is not None
+        or len(dependant.dependencies) != 1
+        or not inspect.iscoroutinefunction(route.endpoint)
+    ):
+        return None
+    call_of = dependant.dependencies[0]
+    if (
+        call_of.name != CALL_PARAMETER
+        or call_of.call is None
+        or not inspect.iscoroutinefunction(call_of.call)
+        or call_of.dependencies
+        or call_of.path_params
+        or call_of.query_params
+        or call_of.header_params
+        or call_of.cookie_params
+        or call_of.body_params
+        or call_of.request_param_name is None
+    ):
+        return None
+    if any(field.field_info.annotation is not str for field in dependant.path_params):
+        return None
+    dependency: Callable[[Request], Awaitable[Any]] = call_of.call
+    endpoint: Callable[..., Awaitable[Response]] = route.endpoint
+    names = tuple(field.name for field in dependant.path_params)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        call = await dependency(Request(scope, receive, send))
+        path_params = scope["path_params"]
+        arguments = {name: path_params[name] for name in names}
+        response = await endpoint(**arguments, call=call)
+        await response(scope, receive, send)
+
+    return app
+
+
+# Documented for every route: the app's own `responses`, and those of the routers whose
+# routes it takes as its own (`add_routes`), which the app's do not reach.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    "default": {"model": ErrorEnvelope, "description": "Stripe error envelope"}
+}
+
+
+def api_router(*, lean: bool = False) -> APIRouter:
+    """A router for `add_routes`; with `lean`, of CallRoutes (the `/v1` endpoints')."""
+    return APIRouter(route_class=CallRoute if lean else APIRoute, responses=ERRORS)
+
+
+def add_routes(app: FastAPI, router: APIRouter) -> None:
+    """The router's routes as the app's own, in order. `app.include_router` keeps a router
+    nested (FastAPI 0.165): each request matched the router, then its routes, twice over
+    (~20 µs of a retrieve), and a nested route runs an app FastAPI builds for the inclusion,
+    not the route's own (a CallRoute's)."""
+    app.router.routes.extend(router.routes)
