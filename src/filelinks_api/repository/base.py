@@ -113,7 +113,7 @@ def page(
         query = query.order_by(table.c.created.asc(), table.c.seq.asc())
     else:
         query = query.order_by(table.c.created.desc(), table.c.seq.desc())
-    rows = [row._make(values) for values in session.execute(query)]
+    rows = [row._make(values) for values in session.execute(query).all()]
     has_more = len(rows) > limit
     rows = rows[:limit]
     if backwards:
