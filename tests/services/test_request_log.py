@@ -59,7 +59,7 @@ def test_an_entry_with_a_nul_or_overlong_text_is_stored_cleaned_beside_the_other
         response="\x00",
     )
 
-    service.record(session, [entry("req_before"), hostile, entry("req_after")], keep=10, prune=[])
+    service.record(session, [entry("req_before"), hostile, entry("req_after")])
 
     rows = stored(session)
     assert set(rows) == {"req_before", "req_hostile", "req_after"}
@@ -76,12 +76,7 @@ def test_an_entry_with_a_nul_or_overlong_text_is_stored_cleaned_beside_the_other
 def test_the_total_bound_keeps_the_newest_entries_of_every_scope(session: Session) -> None:
     for number in range(30):
         scope = Scope(f"{SCOPE.account}_{number % 3}", False)
-        service.record(
-            session,
-            [entry(f"req_total_{number:02d}", account=scope.account)],
-            keep=100,
-            prune=[],
-        )
+        service.record(session, [entry(f"req_total_{number:02d}", account=scope.account)])
 
     repository.prune_request_log_total(session, 10)
 

@@ -57,12 +57,9 @@ def storable(entry: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def record(
-    session: Executor, entries: Sequence[dict[str, Any]], *, keep: int, prune: Iterable[Scope]
-) -> int:
-    """Insert the entries, prune the `prune` scopes; how many entries the pruning removed."""
+def record(session: Executor, entries: Sequence[dict[str, Any]]) -> None:
+    """Insert the entries (the log writer prunes on its own, api/request_log.py)."""
     repository.insert_request_logs(session, [storable(entry) for entry in entries])
-    return prune_scopes(session, prune, keep=keep)
 
 
 def prune_scopes(session: Executor, scopes: Iterable[Scope], *, keep: int) -> int:
