@@ -138,6 +138,24 @@ def test_the_log_is_written_without_fsync_the_database_with(tmp_path: Path):
     assert asyncio.run(in_a_write(database)) == 1  # NORMAL: files, links and keys
 
 
+def test_deletes_do_not_overwrite_every_freed_page(tmp_path: Path):
+    """secure_delete FAST on every connection, reads, writes and the log's (the build here
+    defaults to ON, which made a prune of large entries hold the log's lock for 170 ms)."""
+    url = f"sqlite:///{tmp_path / 'filelinks.db'}"
+    migrate(url)
+    database = Database.connect(url)
+    log_db = open_log_database(database)
+    pragma = "PRAGMA secure_delete"
+
+    async def settings(db: Database) -> tuple[int, int]:
+        written = await db.write(lambda c: int(c.exec_driver_sql(pragma).scalar_one()))
+        read = await db.read(lambda c: int(c.exec_driver_sql(pragma).scalar_one()))
+        return written, read
+
+    assert asyncio.run(settings(log_db)) == (2, 2)  # 2: FAST
+    assert asyncio.run(settings(database)) == (2, 2)
+
+
 def _entry(request_id: str, message: str | None = None) -> dict[str, object]:
     return {
         "id": request_id,

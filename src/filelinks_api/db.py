@@ -157,6 +157,11 @@ def _configure_sqlite(engine: Engine, *, reads: bool, writes: bool, durable: boo
         cursor.execute(f"PRAGMA synchronous={'NORMAL' if durable else 'OFF'}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout}")
+        # Deleted content is not overwritten page by page (some builds of SQLite, Python's
+        # here, default to ON): a prune of a thousand request-log entries of list responses
+        # held the log's lock, and the worker, for 170 ms with it; 70 against 9 ms measured
+        # for 1,000 rows of 30 KB. FAST still clears what costs no extra write.
+        cursor.execute("PRAGMA secure_delete=FAST")
         cursor.close()
 
     if reads:
