@@ -51,3 +51,17 @@ def test_a_request_waits_for_its_entry_not_for_a_prune() -> None:
         assert set(db.pruned) == {SCOPE}
 
     asyncio.run(scenario())
+
+
+def test_a_writer_that_fails_unexpectedly_fails_its_requests_entries_never_hangs_them() -> None:
+    class Broken(LogWriter):
+        async def _write(self, entries: list[dict[str, Any]]) -> list[Exception | None]:
+            raise TypeError("a bug in the writer")
+
+    async def scenario() -> None:
+        writer = Broken(Runtime(SlowPrunes()), keep=100)  # type: ignore[arg-type]
+        adds = [writer.add({"id": f"req_{n}"}, SCOPE) for n in range(3)]
+        outcomes = await asyncio.wait_for(asyncio.gather(*adds, return_exceptions=True), 1)
+        assert all(isinstance(outcome, RuntimeError) for outcome in outcomes), outcomes
+
+    asyncio.run(scenario())

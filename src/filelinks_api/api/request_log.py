@@ -111,7 +111,13 @@ class LogWriter:
         try:
             while self._pending.entries:
                 batch, self._pending = self._pending, _Pending()
-                outcomes = await self._write(batch.entries)
+                try:
+                    outcomes = await self._write(batch.entries)
+                except BaseException as exc:  # a bug, or cancelled: no request waits for ever
+                    for waiter in batch.waiters:
+                        if waiter is not None and not waiter.done():
+                            waiter.set_exception(RuntimeError("the request log writer failed"))
+                    raise exc
                 for waiter, failure in zip(batch.waiters, outcomes, strict=True):
                     if waiter is None or waiter.done():
                         continue
