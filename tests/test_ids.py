@@ -1,0 +1,29 @@
+"""ids.py: request ids look like Stripe's, never repeat, and sort by the time they were made."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from filelinks_api import ids
+
+STRIPE_REQUEST_ID = re.compile(r"^req_[A-Za-z0-9]{14}$")
+
+
+def test_request_ids_have_stripes_shape_and_do_not_repeat() -> None:
+    made = [ids.request_id() for _ in range(100_000)]
+    assert all(STRIPE_REQUEST_ID.match(rid) for rid in made)
+    assert len(set(made)) == len(made)
+
+
+def test_request_ids_sort_by_the_millisecond_they_were_made_in() -> None:
+    """What keeps the request log's unique index appending, not scattering (ids.py)."""
+    made = []
+    for _ in range(20):
+        made.append(ids.request_id())
+        time.sleep(0.002)
+    assert [rid[:11] for rid in made] == sorted(rid[:11] for rid in made)
+    assert len({rid[:11] for rid in made}) == len(made)
+    # the random part still differs between ids made in the same millisecond
+    together = [ids.request_id() for _ in range(50)]
+    assert len({rid[11:] for rid in together}) == len(together)
