@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import event, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import NoResultFound, OperationalError
 from sqlalchemy.orm import Session
 
 from filelinks_api import ids, repository
@@ -104,6 +104,46 @@ class TestLookups:
 
         # The read engine's own connections see committed rows only: none of the test's.
         assert asyncio.run(database.read(repository.get_file_link, LIVE, link_id)) is None
+
+
+class TestReturning:
+    """repository._Returning: the rows an insert or an update returns are the rows stored, as
+    SQLAlchemy's own execution reads them."""
+
+    def test_inserts_return_the_stored_rows(self, session: Session) -> None:
+        file_id, link_id, _ = add_file_and_link(session)
+        file = repository.get_file(session, LIVE, file_id)
+        link = repository.get_file_link(session, LIVE, link_id)
+        stored_file = session.execute(select(files).where(files.c.id == file_id)).one()
+        stored_link = session.execute(select(file_links).where(file_links.c.id == link_id)).one()
+        assert file is not None
+        assert link is not None
+        assert file._asdict() == dict(stored_file._mapping)
+        assert link._asdict() == dict(stored_link._mapping)
+        assert link.livemode is True
+        assert link.metadata == {"order": "6735", "note": "ünïcode"}
+
+    def test_updates_write_only_the_columns_given_and_return_the_row(
+        self, session: Session
+    ) -> None:
+        _, link_id, token = add_file_and_link(session)
+        link = repository.get_file_link(session, LIVE, link_id)
+        assert link is not None
+
+        got = repository.update_file_link(session, link.seq, {"metadata": {"ünï": "1"}})
+        stored = session.execute(select(file_links).where(file_links.c.id == link_id)).one()
+        assert got._asdict() == dict(stored._mapping)
+        assert (got.metadata, got.expires_at, got.token) == ({"ünï": "1"}, 1_900_000_000, token)
+
+        # another set of columns: a statement of its own
+        got = repository.update_file_link(session, link.seq, {"expires_at": None, "metadata": {}})
+        stored = session.execute(select(file_links).where(file_links.c.id == link_id)).one()
+        assert got._asdict() == dict(stored._mapping)
+        assert (got.metadata, got.expires_at) == ({}, None)
+
+    def test_an_update_of_no_row_raises(self, session: Session) -> None:
+        with pytest.raises(NoResultFound):
+            repository.update_file_link(session, -1, {"metadata": {}})
 
 
 def test_a_driver_error_is_raised_as_sqlalchemys(tmp_path: Path) -> None:

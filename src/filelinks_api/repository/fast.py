@@ -17,8 +17,9 @@ from sqlalchemy import (
     bindparam,
     insert,
     select,
+    update,
 )
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, NoResultFound
 from sqlalchemy.orm import Session
 
 from filelinks_api.repository.base import Executor, Scope, _Row
@@ -157,6 +158,93 @@ class _InsertMany:
             {name: row[name] if bind is None else bind(row[name]) for name, bind in plan}
             for row in rows
         ]
+
+
+class _Returning(Generic[_Row]):
+    """An INSERT, or an UPDATE of the row whose `seq` is given, of `table` RETURNING the whole
+    row: compiled once per dialect and set of columns written, run on the driver's cursor,
+    values through the column types' bind processors and the row through their result
+    processors. Through `Connection.execute` an UPDATE spent most of its time in SQLAlchemy's
+    parameter and result machinery (an update of a link's metadata: bench/asgi_cost.py
+    --profile update). Same pin as _Lookup."""
+
+    def __init__(self, table: Table, row: type[_Row], *, update_by_seq: bool = False) -> None:
+        names = tuple(column.name for column in table.c)
+        assert names == row._fields, (names, row._fields)  # type: ignore[attr-defined]
+        self.table = table
+        self.row = row
+        self.update_by_seq = update_by_seq
+        self._compiled: dict[tuple[str, tuple[str, ...]], _Plan] = {}
+
+    def one(self, executor: Executor, values: dict[str, Any], seq: int | None = None) -> _Row:
+        connection = executor.connection() if isinstance(executor, Session) else executor
+        dialect = connection.dialect
+        key = (dialect.name, tuple(values))
+        plan = self._compiled.get(key)
+        if plan is None:
+            plan = self._compiled[key] = self._plan(dialect, key[1])
+        given = {_VALUE + name: value for name, value in values.items()}
+        given[_SEQ] = seq
+        if plan.positional:
+            bound: Any = tuple(
+                given[name] if bind is None else bind(given[name]) for name, bind in plan.binds
+            )
+        else:
+            bound = {
+                name: given[name] if bind is None else bind(given[name])
+                for name, bind in plan.binds
+            }
+        with _driver_cursor(connection, plan.sql, bound) as cursor:
+            cursor.execute(plan.sql, bound)
+            row = cursor.fetchone()
+            if plan.results is None:
+                plan.results = [
+                    column.type.dialect_impl(dialect).result_processor(dialect, described[1])
+                    for column, described in zip(self.table.c, cursor.description, strict=True)
+                ]
+            results = plan.results
+        if row is None:
+            raise NoResultFound("No row was found when one was required")
+        return self.row._make(  # type: ignore[attr-defined]
+            value if process is None else process(value)
+            for process, value in zip(results, row, strict=True)
+        )
+
+    def _plan(self, dialect: Any, names: tuple[str, ...]) -> _Plan:
+        table = self.table
+        written: dict[str, Any] = {name: bindparam(_VALUE + name) for name in names}
+        statement: Any = (
+            update(table).where(table.c.seq == bindparam(_SEQ)).values(written)
+            if self.update_by_seq
+            else insert(table).values(written)
+        )
+        compiled = statement.returning(*table.c).compile(dialect=dialect)
+        binders = {
+            _VALUE + name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in names
+        }
+        binders[_SEQ] = None
+        order = compiled.positiontup if compiled.positional else list(compiled.binds)
+        return _Plan(
+            compiled.string,
+            compiled.positional,
+            tuple((name, binders[name]) for name in order or ()),
+        )
+
+
+_VALUE = "value_"  # a written column's parameter (a column's own name is SQLAlchemy's)
+_SEQ = "row_seq"
+
+
+class _Plan:
+    """A compiled _Returning: its SQL, its parameters in order with their bind processors,
+    and (once a row has been read) the result processors."""
+
+    def __init__(self, sql: str, positional: bool, binds: tuple[tuple[str, Any], ...]) -> None:
+        self.sql = sql
+        self.positional = positional
+        self.binds = binds
+        self.results: list[Any] | None = None
 
 
 def _by_scope_and(table: Table, column: str, row: type[_Row]) -> _Lookup[_Row]:

@@ -9,10 +9,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     bindparam,
     func,
-    insert,
     or_,
     select,
-    update,
 )
 
 from filelinks_api.models import (
@@ -29,7 +27,7 @@ from filelinks_api.repository.base import (
     _storable,
     page,
 )
-from filelinks_api.repository.fast import _by_scope_and, _Lookup, _lookup
+from filelinks_api.repository.fast import _by_scope_and, _Lookup, _lookup, _Returning
 
 
 class PublicFileRow(NamedTuple):
@@ -61,10 +59,8 @@ _GET_PUBLIC_FILE = _Lookup(
     .where(file_links.c.token == bindparam("token")),
     PublicFileRow,
 )
-_INSERT_FILE_LINK = insert(file_links).returning(*file_links.c)
-_UPDATE_FILE_LINK = (
-    update(file_links).where(file_links.c.seq == bindparam("row_seq")).returning(*file_links.c)
-)
+_INSERT_FILE_LINK = _Returning(file_links, FileLinkRow)
+_UPDATE_FILE_LINK = _Returning(file_links, FileLinkRow, update_by_seq=True)
 
 
 # --- file links -----------------------------------------------------------------------------
@@ -72,7 +68,7 @@ _UPDATE_FILE_LINK = (
 
 def insert_file_link(session: Executor, values: dict[str, Any]) -> FileLinkRow:
     """The new row, as stored (RETURNING: no second query)."""
-    return FileLinkRow._make(session.execute(_INSERT_FILE_LINK, values).one())
+    return _INSERT_FILE_LINK.one(session, values)
 
 
 def get_file_link(
@@ -93,7 +89,7 @@ def get_public_file(session: Executor, token: str) -> PublicFileRow | None:
 
 def update_file_link(session: Executor, seq: int, values: dict[str, Any]) -> FileLinkRow:
     """The updated row (RETURNING: no second query)."""
-    return FileLinkRow._make(session.execute(_UPDATE_FILE_LINK, {"row_seq": seq, **values}).one())
+    return _UPDATE_FILE_LINK.one(session, values, seq)
 
 
 def expired_filter(expired: bool | None, now: int) -> list[Any]:

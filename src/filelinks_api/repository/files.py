@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
-    insert,
     select,
 )
 
@@ -20,10 +19,10 @@ from filelinks_api.repository.base import (
     _scoped,
     _storable,
 )
-from filelinks_api.repository.fast import _by_scope_and, _lookup
+from filelinks_api.repository.fast import _by_scope_and, _lookup, _Returning
 
 _GET_FILE = _by_scope_and(files, "id", FileRow)
-_INSERT_FILE = insert(files).returning(*files.c)
+_INSERT_FILE = _Returning(files, FileRow)
 
 
 # --- files ----------------------------------------------------------------------------------
@@ -31,7 +30,7 @@ _INSERT_FILE = insert(files).returning(*files.c)
 
 def insert_file(session: Executor, values: dict[str, Any]) -> FileRow:
     """The new row, as stored (RETURNING: no second query)."""
-    return FileRow._make(session.execute(_INSERT_FILE, values).one())
+    return _INSERT_FILE.one(session, values)
 
 
 def get_file(session: Executor, scope: Scope, file_id: str) -> FileRow | None:
