@@ -14,7 +14,15 @@ from sqlalchemy.orm import Session
 
 from filelinks_api import ids, repository
 from filelinks_api.db import Database
-from filelinks_api.models import ROW_TYPES, file_links, files, idempotency_keys, metadata
+from filelinks_api.models import (
+    ROW_TYPES,
+    FileLinkRow,
+    FileRow,
+    file_links,
+    files,
+    idempotency_keys,
+    metadata,
+)
 from filelinks_api.repository import Scope
 from tests.conftest import file_row
 
@@ -144,6 +152,54 @@ class TestReturning:
     def test_an_update_of_no_row_raises(self, session: Session) -> None:
         with pytest.raises(NoResultFound):
             repository.update_file_link(session, -1, {"metadata": {}})
+
+
+class TestFirstPage:
+    """A scope's first page with no filter (paging._first_page, compiled) is the page the
+    general pager gives."""
+
+    def test_is_the_general_pagers_page(self, session: Session) -> None:
+        for _ in range(5):
+            add_file_and_link(session)
+        for table, row in ((file_links, FileLinkRow), (files, FileRow)):
+            for limit in (1, 4, 5, 6, 100):
+                fast = repository.page(
+                    session,
+                    table,
+                    row,
+                    LIVE,
+                    [],
+                    limit=limit,
+                    starting_after=None,
+                    ending_before=None,
+                )
+                general = repository.page(
+                    session,
+                    table,
+                    row,
+                    LIVE,
+                    [table.c.seq > 0],
+                    limit=limit,
+                    starting_after=None,
+                    ending_before=None,
+                )
+                assert [r._asdict() for r in fast.rows] == [r._asdict() for r in general.rows]
+                assert fast.has_more == general.has_more == (limit < 5)
+                assert all(type(r) is row for r in fast.rows)
+        other = Scope(LIVE.account, False)
+        assert (
+            repository.page(
+                session,
+                file_links,
+                FileLinkRow,
+                other,
+                [],
+                limit=3,
+                starting_after=None,
+                ending_before=None,
+            ).rows
+            == []
+        )
 
 
 def test_a_driver_error_is_raised_as_sqlalchemys(tmp_path: Path) -> None:

@@ -14,7 +14,6 @@ from filelinks_api.repository.base import (
     R,
     Scope,
     created_filter,
-    page,
 )
 from filelinks_api.repository.controls import (
     advance_account_clock,
@@ -64,6 +63,7 @@ from filelinks_api.repository.idempotency import (
     prune_idempotency_keys,
     take_over_idempotency_key,
 )
+from filelinks_api.repository.paging import page
 from filelinks_api.repository.request_log import (
     delete_request_log,
     get_request_log,

@@ -1,5 +1,5 @@
-"""What every query shares: the account scope, the executor, the `created` filter and the
-one list pager."""
+"""What every query shares: the account scope, the executor, rows, pages and the `created`
+filter (the pager is paging.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from sqlalchemy import (
     Connection,
     Table,
     and_,
-    select,
-    tuple_,
 )
 from sqlalchemy.orm import Session
 
@@ -72,50 +70,3 @@ def created_filter(table: Table, created: int | Mapping[str, int] | None) -> lis
         return [column == created]
     ops = {"gt": column.__gt__, "gte": column.__ge__, "lt": column.__lt__, "lte": column.__le__}
     return [ops[key](value) for key, value in created.items()]
-
-
-def page(
-    session: Executor,
-    table: Table,
-    row: type[R],
-    scope: Scope,
-    conditions: list[Any],
-    *,
-    limit: int,
-    starting_after: str | None,
-    ending_before: str | None,
-) -> Page:
-    where = [_scoped(table, scope), *conditions]
-    key = tuple_(table.c.created, table.c.seq)
-    backwards = False
-    cursor_id = starting_after or ending_before
-    if cursor_id is not None:
-        param = "starting_after" if starting_after else "ending_before"
-        cursor = (
-            session.execute(
-                select(table.c.created, table.c.seq).where(
-                    _scoped(table, scope), table.c.id == cursor_id
-                )
-            ).first()
-            if _storable(cursor_id)
-            else None
-        )
-        if cursor is None:
-            raise CursorNotFound(param, cursor_id)
-        position = tuple_(cursor.created, cursor.seq)
-        if starting_after:
-            where.append(key < position)
-        else:
-            where.append(key > position)
-            backwards = True
-    query = select(table).where(*where).limit(limit + 1)
-    if backwards:
-        query = query.order_by(table.c.created.asc(), table.c.seq.asc())
-    else:
-        query = query.order_by(table.c.created.desc(), table.c.seq.desc())
-    rows = [row._make(values) for values in session.execute(query).all()]
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    if backwards:
-        rows.reverse()
-    return Page(rows=rows, has_more=has_more)

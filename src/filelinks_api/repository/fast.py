@@ -83,6 +83,43 @@ class _Lookup(Generic[_Row]):
         )
 
 
+class _Rows(_Lookup[_Row]):
+    """A SELECT of any number of rows (a page), compiled and run as `_Lookup` runs a one-row
+    one; the statement's own parameters with values (SQLite's OFFSET beside a bound LIMIT)
+    are sent with the caller's."""
+
+    def __init__(self, statement: Any, row: type[_Row]) -> None:
+        super().__init__(statement, row)
+        self._fixed: dict[str, dict[str, Any]] = {}
+
+    def all(self, executor: Executor, params: dict[str, Any]) -> list[_Row]:
+        connection = executor.connection() if isinstance(executor, Session) else executor
+        dialect = connection.dialect
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            compiled = self._compiled[dialect.name] = self._compile(dialect)
+            fixed = self.statement.compile(dialect=dialect).params
+            self._fixed[dialect.name] = {k: v for k, v in fixed.items() if v is not None}
+        sql, order = compiled
+        values = {**self._fixed[dialect.name], **params}
+        bound = tuple(values[name] for name in order) if order is not None else values
+        with _driver_cursor(connection, sql, bound) as cursor:
+            cursor.execute(sql, bound)
+            rows = cursor.fetchall()
+            processors = self._converters.get(dialect.name)
+            if processors is None:
+                processors = self._processors(dialect, cursor.description)
+                self._converters[dialect.name] = processors
+        make = self.row._make  # type: ignore[attr-defined]
+        return [
+            make(
+                value if process is None else process(value)
+                for process, value in zip(processors, row, strict=True)
+            )
+            for row in rows
+        ]
+
+
 @contextmanager
 def _driver_cursor(connection: Connection, sql: str, params: Any) -> Iterator[Any]:
     """The driver's cursor; its errors raised as SQLAlchemy's, a dropped connection

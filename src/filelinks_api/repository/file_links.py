@@ -25,9 +25,9 @@ from filelinks_api.repository.base import (
     Scope,
     _scoped,
     _storable,
-    page,
 )
 from filelinks_api.repository.fast import _by_scope_and, _Lookup, _lookup, _Returning
+from filelinks_api.repository.paging import page
 
 
 class PublicFileRow(NamedTuple):
