@@ -119,17 +119,30 @@ class TestReturning:
     SQLAlchemy's own execution reads them."""
 
     def test_inserts_return_the_stored_rows(self, session: Session) -> None:
-        file_id, link_id, _ = add_file_and_link(session)
-        file = repository.get_file(session, LIVE, file_id)
-        link = repository.get_file_link(session, LIVE, link_id)
-        stored_file = session.execute(select(files).where(files.c.id == file_id)).one()
-        stored_link = session.execute(select(file_links).where(file_links.c.id == link_id)).one()
-        assert file is not None
-        assert link is not None
+        file = repository.insert_file(
+            session, file_row(LIVE.account, livemode=True, title=None, expires_at=1_900_000_000)
+        )
+        link = repository.insert_file_link(
+            session,
+            {
+                "id": ids.file_link_id(),
+                "account": LIVE.account,
+                "livemode": True,
+                "created": 1_800_000_001,
+                "expires_at": None,
+                "file": file.id,
+                "metadata": {"order": "6735", "note": "ünïcode"},
+                "token": ids.link_token(),
+            },
+        )
+        stored_file = session.execute(select(files).where(files.c.id == file.id)).one()
+        stored_link = session.execute(select(file_links).where(file_links.c.id == link.id)).one()
         assert file._asdict() == dict(stored_file._mapping)
         assert link._asdict() == dict(stored_link._mapping)
-        assert link.livemode is True
-        assert link.metadata == {"order": "6735", "note": "ünïcode"}
+        assert (file.livemode, link.livemode) == (True, True)  # booleans, not SQLite's 1
+        assert link.metadata == {"order": "6735", "note": "ünïcode"}  # decoded JSON
+        assert (file.title, file.expires_at, link.expires_at) == (None, 1_900_000_000, None)
+        assert isinstance(link.seq, int)
 
     def test_updates_write_only_the_columns_given_and_return_the_row(
         self, session: Session

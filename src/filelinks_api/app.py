@@ -16,12 +16,13 @@ from filelinks_api.api import docs, faults, file_links, files, health, injection
 from filelinks_api.api.deps import Runtime
 from filelinks_api.api.idempotency import Replay
 from filelinks_api.api.request_log import LogWriter, RequestLogMiddleware
-from filelinks_api.api.route import ERRORS, add_routes
+from filelinks_api.api.route import add_routes
 from filelinks_api.clock import Clock, SystemClock
 from filelinks_api.config import Settings, load_settings
 from filelinks_api.db import Database
 from filelinks_api.log_database import direct_inserts, open_log_database
 from filelinks_api.repository import Scope
+from filelinks_api.schemas import ERROR_RESPONSES
 from filelinks_api.services import controls
 from filelinks_api.services.clock_sync import ClockChannel, ClockSync, EpochFile
 from filelinks_api.services.controls import AccountClock, ClockBook
@@ -75,6 +76,8 @@ def create_app(
             pruner.start()
         yield
         await pruner.stop()
+        if runtime.request_log is not None:
+            await runtime.request_log.close()
         await clocks.stop()
         if database is None:
             await db.dispose()
@@ -91,7 +94,7 @@ def create_app(
         redirect_slashes=False,
         docs_url=None,  # served from local assets by api/docs.py
         redoc_url=None,
-        responses=ERRORS,
+        responses=ERROR_RESPONSES,
         # FastAPI's own OpenTelemetry: looked up on every request (~3 µs) for providers an
         # emulator's user does not set up; the service has its metrics (/metrics)
         telemetry={"tracing": False, "metrics": False, "logs": False},

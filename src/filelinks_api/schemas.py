@@ -246,6 +246,13 @@ class ErrorEnvelope(BaseModel):
     error: ErrorObject
 
 
+# The OpenAPI `responses` of every route: the app's own, and those of the routers whose routes
+# it takes as its own (api/route.add_routes), which the app's do not reach.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "default": {"model": ErrorEnvelope, "description": "Stripe error envelope"}
+}
+
+
 # --- rows to Stripe JSON ----------------------------------------------------------------------
 
 

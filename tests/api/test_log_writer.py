@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from filelinks_api.api.request_log import LogWriter
 from filelinks_api.repository import Scope
 
@@ -53,6 +55,7 @@ def test_a_request_waits_for_its_entry_not_for_a_prune() -> None:
     asyncio.run(scenario())
 
 
+@pytest.mark.expect_error_log  # the writer's bug, logged with its traceback
 def test_a_writer_that_fails_unexpectedly_fails_its_requests_entries_never_hangs_them() -> None:
     class Broken(LogWriter):
         async def _write(self, entries: list[dict[str, Any]]) -> list[Exception | None]:
@@ -63,5 +66,37 @@ def test_a_writer_that_fails_unexpectedly_fails_its_requests_entries_never_hangs
         adds = [writer.add({"id": f"req_{n}"}, SCOPE) for n in range(3)]
         outcomes = await asyncio.wait_for(asyncio.gather(*adds, return_exceptions=True), 1)
         assert all(isinstance(outcome, RuntimeError) for outcome in outcomes), outcomes
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.expect_error_log  # the writer's bug, logged with its traceback
+def test_entries_arriving_while_a_writer_fails_fail_too() -> None:
+    class BrokenLater(LogWriter):
+        async def _write(self, entries: list[dict[str, Any]]) -> list[Exception | None]:
+            await asyncio.sleep(0.01)  # others hand in their entries meanwhile
+            raise TypeError("a bug in the writer")
+
+    async def scenario() -> None:
+        writer = BrokenLater(Runtime(SlowPrunes()), keep=100)  # type: ignore[arg-type]
+        first = asyncio.ensure_future(writer.add({"id": "req_first"}, SCOPE))
+        await asyncio.sleep(0.001)  # the first batch is being written
+        later = [writer.add({"id": f"req_later_{n}"}, SCOPE) for n in range(3)]
+        outcomes = await asyncio.wait_for(asyncio.gather(first, *later, return_exceptions=True), 1)
+        assert all(isinstance(outcome, RuntimeError) for outcome in outcomes), outcomes
+
+    asyncio.run(scenario())
+
+
+def test_closing_the_writer_stops_a_prune_in_progress() -> None:
+    async def scenario() -> None:
+        db = SlowPrunes()
+        writer = LogWriter(Runtime(db), keep=1)  # type: ignore[arg-type]
+        await writer.add({"id": "req_1"}, SCOPE)
+        await asyncio.sleep(0)  # the prune has begun, and is held
+        await asyncio.wait_for(writer.close(), 1)
+        db.let_go.set()
+        await asyncio.sleep(0.01)
+        assert db.pruned == []  # stopped before the database was let go
 
     asyncio.run(scenario())

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Path, Request
 from fastapi.routing import APIRoute, request_response
 from fastapi.testclient import TestClient
 from starlette.responses import JSONResponse, Response
@@ -139,6 +139,12 @@ def _small_app() -> FastAPI:
     async def typed(number: int, call: Annotated[Seen, Depends(seen)]) -> Response:
         return JSONResponse({"number": number})
 
+    @router.get("/constrained/{thing}")
+    async def constrained(
+        thing: Annotated[str, Path(min_length=3)], call: Annotated[Seen, Depends(seen)]
+    ) -> Response:
+        return JSONResponse({"thing": thing})
+
     app = FastAPI()
     add_routes(app, router)
 
@@ -157,6 +163,7 @@ def test_only_the_call_shape_runs_lean_and_every_shape_answers() -> None:
         "/query/{thing}": False,  # a query parameter FastAPI decodes
         "/request": False,  # the Request itself
         "/typed/{number}": False,  # a path parameter FastAPI converts
+        "/constrained/{thing}": False,  # a path parameter FastAPI checks
     }
     with TestClient(app) as client:
         assert client.get("/things/a%20b/c").json() == {
@@ -168,6 +175,8 @@ def test_only_the_call_shape_runs_lean_and_every_shape_answers() -> None:
         assert client.get("/query/x", params={"n": "three"}).status_code == 422
         assert client.get("/request").json() == {"path": "/request"}
         assert client.get("/typed/7").json() == {"number": 7}
+        assert client.get("/constrained/ab").status_code == 422
+        assert client.get("/constrained/abc").json() == {"thing": "abc"}
         # the dependency's exception reaches the app's handler, lean or not
         for path in ("/things/a/b", "/query/x?n=1"):
             refused = client.get(path, headers={"x-refuse": "1"})

@@ -114,10 +114,10 @@ class LogWriter:
                 try:
                     outcomes = await self._write(batch.entries)
                 except BaseException as exc:  # a bug, or cancelled: no request waits for ever
-                    for waiter in batch.waiters:
-                        if waiter is not None and not waiter.done():
-                            waiter.set_exception(RuntimeError("the request log writer failed"))
-                    raise exc
+                    self._fail(batch, exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    return  # logged; the next entry starts a new flush
                 for waiter, failure in zip(batch.waiters, outcomes, strict=True):
                     if waiter is None or waiter.done():
                         continue
@@ -129,11 +129,32 @@ class LogWriter:
         finally:
             self._flushing = None
 
+    def _fail(self, batch: _Pending, exc: BaseException) -> None:
+        """The batch, and every entry handed in while it was written, is lost: counted,
+        logged, and each waiting request told (its answer still goes out)."""
+        lost, self._pending = [batch, self._pending], _Pending()
+        count = sum(len(each.entries) for each in lost)
+        metrics.REQUEST_LOG_ENTRIES.labels("dropped").inc(count)
+        if not isinstance(exc, asyncio.CancelledError):
+            log.error("%d request log entries could not be written", count, exc_info=exc)
+        for each in lost:
+            for waiter in each.waiters:
+                if waiter is not None and not waiter.done():
+                    waiter.set_exception(RuntimeError("the request log writer failed"))
+
+    async def close(self) -> None:
+        """Stop a prune in progress (the service is stopping: the next start prunes)."""
+        pruning = self._pruning
+        if pruning is not None:
+            pruning.cancel()
+            await asyncio.gather(pruning, return_exceptions=True)
+
     def _count_for_pruning(self, scopes: list[AccountScope]) -> None:
         """A scope that has had `prune_every` more entries is pruned by a task of its own,
-        after the batch's responses have gone: no request waits for a prune (a prune of a
-        thousand list responses held every logged request for 100+ ms, the p99 of list and
-        create with the log on)."""
+        once the batch's requests have their answers: no response waits for a prune's commit
+        (a prune of a thousand list responses held every logged request for 100+ ms, the p99
+        of list and create with the log on). On SQLite the DELETE itself still runs on the
+        worker's loop, as every SQLite write does: a few ms for a thousand entries."""
         for scope in set(scopes):
             self._since_prune[scope] += scopes.count(scope)
             if self._since_prune[scope] >= self._every:

@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from filelinks_api.schemas import ErrorEnvelope
+from filelinks_api.schemas import ERROR_RESPONSES
 
 CALL_PARAMETER = "call"
 
@@ -52,10 +52,7 @@ def lean_app(route: APIRoute) -> ASGIApp | None:
         or dependant.header_params
         or dependant.cookie_params
         or dependant.body_params
-        or dependant.request_param_name
-        or dependant.response_param_name
-        or dependant.background_tasks_param_name
-        or dependant.security_scopes_param_name
+        or _takes_more(dependant)
         or route.dependencies  # the router's or the decorator's own
         or route.body_field is not None
         or route.dependency_overrides_provider is not None
@@ -75,9 +72,15 @@ def lean_app(route: APIRoute) -> ASGIApp | None:
         or call_of.cookie_params
         or call_of.body_params
         or call_of.request_param_name is None
+        or _takes_more(call_of, but_request=True)
     ):
         return None
-    if any(field.field_info.annotation is not str for field in dependant.path_params):
+    if any(
+        field.field_info.annotation is not str
+        or field.alias != field.name
+        or field.field_info.metadata  # a constraint FastAPI would check
+        for field in dependant.path_params
+    ):
         return None
     dependency: Callable[[Request], Awaitable[Any]] = call_of.call
     endpoint: Callable[..., Awaitable[Response]] = route.endpoint
@@ -93,21 +96,28 @@ def lean_app(route: APIRoute) -> ASGIApp | None:
     return app
 
 
-# Documented for every route: the app's own `responses`, and those of the routers whose
-# routes it takes as its own (`add_routes`), which the app's do not reach.
-ERRORS: dict[int | str, dict[str, Any]] = {
-    "default": {"model": ErrorEnvelope, "description": "Stripe error envelope"}
-}
+def _takes_more(dependant: Dependant, *, but_request: bool = False) -> bool:
+    """Whether the function takes one of what FastAPI hands a function besides parameters
+    and dependencies (the request, the response, the connection, background tasks...)."""
+    return bool(
+        (dependant.request_param_name and not but_request)
+        or dependant.websocket_param_name
+        or dependant.http_connection_param_name
+        or dependant.response_param_name
+        or dependant.background_tasks_param_name
+        or dependant.security_scopes_param_name
+    )
 
 
 def api_router(*, lean: bool = False) -> APIRouter:
     """A router for `add_routes`; with `lean`, of CallRoutes (the `/v1` endpoints')."""
-    return APIRouter(route_class=CallRoute if lean else APIRoute, responses=ERRORS)
+    return APIRouter(route_class=CallRoute if lean else APIRoute, responses=ERROR_RESPONSES)
 
 
 def add_routes(app: FastAPI, router: APIRouter) -> None:
     """The router's routes as the app's own, in order. `app.include_router` keeps a router
     nested (FastAPI 0.165): each request matched the router, then its routes, twice over
     (~20 µs of a retrieve), and a nested route runs an app FastAPI builds for the inclusion,
-    not the route's own (a CallRoute's)."""
+    not the route's own (a CallRoute's). Taken this way, the routes do not see
+    `app.dependency_overrides` (the service sets none)."""
     app.router.routes.extend(router.routes)

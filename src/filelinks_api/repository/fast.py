@@ -1,5 +1,5 @@
-"""The lookups and the batch insert of the hot path, run on the driver's cursor with SQL
-compiled once per dialect.
+"""The hot path's statements, run on the driver's cursor with SQL compiled once per dialect:
+one-row lookups, pages, inserts and updates RETURNING the row, and the batch insert.
 
 This module uses SQLAlchemy's dialect-level API (statement compilation, result processors):
 pyproject pins sqlalchemy to the minor version tests/test_repository.py covers, which checks
@@ -97,9 +97,9 @@ class _Rows(_Lookup[_Row]):
         dialect = connection.dialect
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
-            compiled = self._compiled[dialect.name] = self._compile(dialect)
             fixed = self.statement.compile(dialect=dialect).params
             self._fixed[dialect.name] = {k: v for k, v in fixed.items() if v is not None}
+            compiled = self._compiled[dialect.name] = self._compile(dialect)
         sql, order = compiled
         values = {**self._fixed[dialect.name], **params}
         bound = tuple(values[name] for name in order) if order is not None else values
