@@ -5,6 +5,7 @@ did when the work returns, and keeps nothing when the work fails."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -353,3 +354,36 @@ def test_a_request_gets_a_retryable_503_when_the_database_never_answers(tmp_path
     assert got.json()["error"]["type"] == "api_error"
     assert got.headers["Stripe-Should-Retry"] == "true"
     assert took < 10
+
+
+def test_sqlite_reads_keep_a_connection_per_loop_and_see_every_commit(tmp_path: Path) -> None:
+    """Database._reader: one read connection per event loop, kept open between reads, back
+    in the pool once its loop is gone; each read sees the newest commit, this process's or
+    another's."""
+    url = f"sqlite:///{tmp_path / 'reads.db'}"
+    migrate(url)
+    database = Database.connect(url)
+    other = sqlite3.connect(tmp_path / "reads.db", isolation_level=None)
+    other.execute("CREATE TABLE seen (n INTEGER)")
+
+    def count(connection: Connection) -> int:
+        return int(connection.execute(text("SELECT count(*) FROM seen")).scalar_one())
+
+    pool = database._read.pool  # type: ignore[attr-defined]
+
+    async def scenario() -> list[int]:
+        seen = [await database.read(count)]
+        assert pool.checkedout() == 1  # kept by the loop between reads
+        await database.write(lambda c: c.execute(text("INSERT INTO seen VALUES (1)")))
+        seen.append(await database.read(count))
+        other.execute("INSERT INTO seen VALUES (2)")  # another process's commit
+        seen.append(await database.read(count))
+        assert pool.checkedout() == 1  # the same one
+        return seen
+
+    assert asyncio.run(scenario()) == [0, 1, 2]
+    gc.collect()  # the loop is gone: its connection went back to the pool
+    assert pool.checkedout() == 0
+    assert asyncio.run(scenario()) == [2, 3, 4]
+    asyncio.run(database.dispose())
+    other.close()
