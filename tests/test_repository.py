@@ -29,12 +29,12 @@ from tests.conftest import file_row
 LIVE = Scope("acct_lookuptest", True)
 
 
-def add_file_and_link(session: Session) -> tuple[str, str, str]:
-    file = repository.insert_file(
-        session,
-        file_row(LIVE.account, livemode=True, filename="été.pdf", size=12, sha256="a" * 64),
-    )
-    link = repository.insert_file_link(
+def insert_file_and_link(
+    session: Session, file: dict[str, object], link: dict[str, object]
+) -> tuple[FileRow, FileLinkRow]:
+    """A file of LIVE's, and a link to it: the rows the inserts returned."""
+    file_row_ = repository.insert_file(session, file_row(LIVE.account, livemode=True, **file))
+    link_row = repository.insert_file_link(
         session,
         {
             "id": ids.file_link_id(),
@@ -42,10 +42,18 @@ def add_file_and_link(session: Session) -> tuple[str, str, str]:
             "livemode": True,
             "created": 1_800_000_001,
             "expires_at": 1_900_000_000,
-            "file": file.id,
+            "file": file_row_.id,
             "metadata": {"order": "6735", "note": "ünïcode"},
             "token": ids.link_token(),
+            **link,
         },
+    )
+    return file_row_, link_row
+
+
+def add_file_and_link(session: Session) -> tuple[str, str, str]:
+    file, link = insert_file_and_link(
+        session, {"filename": "été.pdf", "size": 12, "sha256": "a" * 64}, {}
     )
     return file.id, link.id, link.token
 
@@ -119,21 +127,8 @@ class TestReturning:
     SQLAlchemy's own execution reads them."""
 
     def test_inserts_return_the_stored_rows(self, session: Session) -> None:
-        file = repository.insert_file(
-            session, file_row(LIVE.account, livemode=True, title=None, expires_at=1_900_000_000)
-        )
-        link = repository.insert_file_link(
-            session,
-            {
-                "id": ids.file_link_id(),
-                "account": LIVE.account,
-                "livemode": True,
-                "created": 1_800_000_001,
-                "expires_at": None,
-                "file": file.id,
-                "metadata": {"order": "6735", "note": "ünïcode"},
-                "token": ids.link_token(),
-            },
+        file, link = insert_file_and_link(
+            session, {"title": None, "expires_at": 1_900_000_000}, {"expires_at": None}
         )
         stored_file = session.execute(select(files).where(files.c.id == file.id)).one()
         stored_link = session.execute(select(file_links).where(file_links.c.id == link.id)).one()

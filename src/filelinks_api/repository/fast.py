@@ -7,9 +7,9 @@ every lookup and the insert against SQLAlchemy's own execution."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Generic
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -45,13 +45,16 @@ class _Lookup(Generic[_Row]):
         names = tuple(column.name for column in statement.selected_columns)
         assert names == row._fields, (names, row._fields)  # type: ignore[attr-defined]
         self.row = row
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
         self._converters: dict[str, list[Any]] = {}
 
-    def _compile(self, dialect: Any) -> tuple[str, tuple[str, ...] | None]:
+    def _compile(self, dialect: Any) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+        """The SQL, its parameters' order (None: by name), and the statement's own parameters
+        that have a value (SQLite's OFFSET beside a bound LIMIT), sent with the caller's."""
         compiled = self.statement.compile(dialect=dialect)
         order = tuple(compiled.positiontup) if compiled.positional else None
-        return compiled.string, order
+        fixed = {name: value for name, value in compiled.params.items() if value is not None}
+        return compiled.string, order, fixed
 
     def _processors(self, dialect: Any, description: Any) -> list[Any]:
         # Some processors depend on the type the driver reports (PostgreSQL numerics).
@@ -60,21 +63,30 @@ class _Lookup(Generic[_Row]):
             for column, described in zip(self.statement.selected_columns, description, strict=True)
         ]
 
-    def first(self, executor: Executor, params: dict[str, Any]) -> _Row | None:
+    def _run(
+        self, executor: Executor, params: dict[str, Any], fetch: Callable[[Any], _Fetched]
+    ) -> tuple[_Fetched, list[Any]]:
+        """What `fetch` took of the cursor, and the columns' result processors."""
         connection = executor.connection() if isinstance(executor, Session) else executor
         dialect = connection.dialect
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             compiled = self._compiled[dialect.name] = self._compile(dialect)
-        sql, order = compiled
+        sql, order, fixed = compiled
+        if fixed:
+            params = {**fixed, **params}
         bound = tuple(params[name] for name in order) if order is not None else params
         with _driver_cursor(connection, sql, bound) as cursor:
             cursor.execute(sql, bound)
-            row = cursor.fetchone()
+            fetched = fetch(cursor)
             processors = self._converters.get(dialect.name)
             if processors is None:
                 processors = self._processors(dialect, cursor.description)
                 self._converters[dialect.name] = processors
+        return fetched, processors
+
+    def first(self, executor: Executor, params: dict[str, Any]) -> _Row | None:
+        row, processors = self._run(executor, params, _fetch_one)
         if row is None:
             return None
         return self.row._make(  # type: ignore[attr-defined]
@@ -85,31 +97,10 @@ class _Lookup(Generic[_Row]):
 
 class _Rows(_Lookup[_Row]):
     """A SELECT of any number of rows (a page), compiled and run as `_Lookup` runs a one-row
-    one; the statement's own parameters with values (SQLite's OFFSET beside a bound LIMIT)
-    are sent with the caller's."""
-
-    def __init__(self, statement: Any, row: type[_Row]) -> None:
-        super().__init__(statement, row)
-        self._fixed: dict[str, dict[str, Any]] = {}
+    one."""
 
     def all(self, executor: Executor, params: dict[str, Any]) -> list[_Row]:
-        connection = executor.connection() if isinstance(executor, Session) else executor
-        dialect = connection.dialect
-        compiled = self._compiled.get(dialect.name)
-        if compiled is None:
-            fixed = self.statement.compile(dialect=dialect).params
-            self._fixed[dialect.name] = {k: v for k, v in fixed.items() if v is not None}
-            compiled = self._compiled[dialect.name] = self._compile(dialect)
-        sql, order = compiled
-        values = {**self._fixed[dialect.name], **params}
-        bound = tuple(values[name] for name in order) if order is not None else values
-        with _driver_cursor(connection, sql, bound) as cursor:
-            cursor.execute(sql, bound)
-            rows = cursor.fetchall()
-            processors = self._converters.get(dialect.name)
-            if processors is None:
-                processors = self._processors(dialect, cursor.description)
-                self._converters[dialect.name] = processors
+        rows, processors = self._run(executor, params, _fetch_all)
         make = self.row._make  # type: ignore[attr-defined]
         return [
             make(
@@ -118,6 +109,17 @@ class _Rows(_Lookup[_Row]):
             )
             for row in rows
         ]
+
+
+_Fetched = TypeVar("_Fetched")
+
+
+def _fetch_one(cursor: Any) -> Any:
+    return cursor.fetchone()
+
+
+def _fetch_all(cursor: Any) -> list[Any]:
+    return list(cursor.fetchall())
 
 
 @contextmanager
