@@ -241,15 +241,15 @@ class Database:
         """`work(connection, *args)` on an autocommit connection."""
         if self._async is not None:
             return await self._bounded(_read_unit, self._read, work, args, kwargs)
-        connection = self._reader(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
         try:
-            return work(connection, *args, **kwargs)
+            return work(self._reader(loop), *args, **kwargs)
         except DBAPIError as exc:
             if not exc.connection_invalidated:
                 raise
         # a dead connection (the file was replaced, say): read again on a new one
-        self._readers.pop(asyncio.get_running_loop(), None)
-        return work(self._reader(asyncio.get_running_loop()), *args, **kwargs)
+        self._readers.pop(loop, None)
+        return work(self._reader(loop), *args, **kwargs)
 
     def _reader(self, loop: asyncio.AbstractEventLoop) -> Connection:
         """The loop's own read connection on SQLite, kept open: a read runs inline, start to
@@ -384,7 +384,6 @@ class _Abandoned:
     flag = False
 
 
-_NEVER = _Abandoned()
 _Unit = Callable[[Engine, "Work[..., T]", Any, Any, _Abandoned], T]
 
 
