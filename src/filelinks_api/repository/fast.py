@@ -46,7 +46,7 @@ class _Lookup(Generic[_Row]):
         assert names == row._fields, (names, row._fields)  # type: ignore[attr-defined]
         self.row = row
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
-        self._converters: dict[str, list[Any]] = {}
+        self._converters: dict[str, _Converters] = {}
 
     def _compile(self, dialect: Any) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
         """The SQL, its parameters' order (None: by name), and the statement's own parameters
@@ -56,16 +56,9 @@ class _Lookup(Generic[_Row]):
         fixed = {name: value for name, value in compiled.params.items() if value is not None}
         return compiled.string, order, fixed
 
-    def _processors(self, dialect: Any, description: Any) -> list[Any]:
-        # Some processors depend on the type the driver reports (PostgreSQL numerics).
-        return [
-            column.type.dialect_impl(dialect).result_processor(dialect, described[1])
-            for column, described in zip(self.statement.selected_columns, description, strict=True)
-        ]
-
     def _run(
         self, executor: Executor, params: dict[str, Any], fetch: Callable[[Any], _Fetched]
-    ) -> tuple[_Fetched, list[Any]]:
+    ) -> tuple[_Fetched, _Converters]:
         """What `fetch` took of the cursor, and the columns' result processors."""
         connection = executor.connection() if isinstance(executor, Session) else executor
         dialect = connection.dialect
@@ -79,20 +72,17 @@ class _Lookup(Generic[_Row]):
         with _driver_cursor(connection, sql, bound) as cursor:
             cursor.execute(sql, bound)
             fetched = fetch(cursor)
-            processors = self._converters.get(dialect.name)
-            if processors is None:
-                processors = self._processors(dialect, cursor.description)
-                self._converters[dialect.name] = processors
-        return fetched, processors
+            converters = self._converters.get(dialect.name)
+            if converters is None:
+                converters = _converters(self.statement.selected_columns, dialect, cursor)
+                self._converters[dialect.name] = converters
+        return fetched, converters
 
     def first(self, executor: Executor, params: dict[str, Any]) -> _Row | None:
-        row, processors = self._run(executor, params, _fetch_one)
+        row, converters = self._run(executor, params, _fetch_one)
         if row is None:
             return None
-        return self.row._make(  # type: ignore[attr-defined]
-            value if process is None else process(value)
-            for process, value in zip(processors, row, strict=True)
-        )
+        return _made(self.row, converters, row)
 
 
 class _Rows(_Lookup[_Row]):
@@ -100,18 +90,43 @@ class _Rows(_Lookup[_Row]):
     one."""
 
     def all(self, executor: Executor, params: dict[str, Any]) -> list[_Row]:
-        rows, processors = self._run(executor, params, _fetch_all)
-        make = self.row._make  # type: ignore[attr-defined]
-        return [
-            make(
-                value if process is None else process(value)
-                for process, value in zip(processors, row, strict=True)
-            )
-            for row in rows
-        ]
+        rows, converters = self._run(executor, params, _fetch_all)
+        made = tuple.__new__
+        kind = self.row
+        if not converters:
+            return [made(kind, row) for row in rows]
+        result = []
+        for row in rows:
+            values = list(row)
+            for index, process in converters:
+                values[index] = process(values[index])
+            result.append(made(kind, values))
+        return result
 
 
 _Fetched = TypeVar("_Fetched")
+# The result processors of a statement's columns that have one, with each column's index: a
+# page of 100 links built each row's values through a generator over all nine columns, a
+# fifth of a list's time in-process (bench/asgi_cost.py --profile list).
+_Converters = list[tuple[int, Any]]
+
+
+def _converters(columns: Any, dialect: Any, cursor: Any) -> _Converters:
+    # Some processors depend on the type the driver reports (PostgreSQL numerics).
+    processors = [
+        column.type.dialect_impl(dialect).result_processor(dialect, described[1])
+        for column, described in zip(columns, cursor.description, strict=True)
+    ]
+    return [(index, process) for index, process in enumerate(processors) if process is not None]
+
+
+def _made(kind: type[_Row], converters: _Converters, row: Any) -> _Row:
+    """The row's named tuple, its values through their columns' result processors."""
+    if converters:
+        row = list(row)
+        for index, process in converters:
+            row[index] = process(row[index])
+    return tuple.__new__(kind, row)
 
 
 def _fetch_one(cursor: Any) -> Any:
@@ -237,17 +252,11 @@ class _Returning(Generic[_Row]):
             cursor.execute(plan.sql, bound)
             row = cursor.fetchone()
             if plan.results is None:
-                plan.results = [
-                    column.type.dialect_impl(dialect).result_processor(dialect, described[1])
-                    for column, described in zip(self.table.c, cursor.description, strict=True)
-                ]
+                plan.results = _converters(self.table.c, dialect, cursor)
             results = plan.results
         if row is None:
             raise NoResultFound("No row was found when one was required")
-        return self.row._make(  # type: ignore[attr-defined]
-            value if process is None else process(value)
-            for process, value in zip(results, row, strict=True)
-        )
+        return _made(self.row, results, row)
 
     def _plan(self, dialect: Any, names: tuple[str, ...]) -> _Plan:
         table = self.table
@@ -283,7 +292,7 @@ class _Plan:
         self.sql = sql
         self.positional = positional
         self.binds = binds
-        self.results: list[Any] | None = None
+        self.results: _Converters | None = None
 
 
 def _by_scope_and(table: Table, column: str, row: type[_Row]) -> _Lookup[_Row]:
