@@ -387,3 +387,38 @@ def test_sqlite_reads_keep_a_connection_per_loop_and_see_every_commit(tmp_path: 
     assert asyncio.run(scenario()) == [2, 3, 4]
     asyncio.run(database.dispose())
     other.close()
+
+
+def test_sqlite_writes_keep_a_connection_per_loop_and_leave_nothing_uncommitted(
+    tmp_path: Path,
+) -> None:
+    """Database._writer: one write connection per event loop, kept between writes; a unit
+    that raises is rolled back and the next one begins afresh on the same connection; another
+    process's writes still wait for, and get, the lock in between."""
+    url = f"sqlite:///{tmp_path / 'writes.db'}"
+    migrate(url)
+    database = Database.connect(url)
+    other = sqlite3.connect(tmp_path / "writes.db", isolation_level=None)
+    other.execute("CREATE TABLE kept (n INTEGER)")
+    pool = database._write.pool  # type: ignore[attr-defined]
+
+    def insert(connection: Connection, n: int, fail: bool = False) -> None:
+        connection.execute(text("INSERT INTO kept VALUES (:n)"), {"n": n})
+        if fail:
+            raise ValueError("the unit fails after its insert")
+
+    async def scenario() -> None:
+        await database.write(insert, 1)
+        assert pool.checkedout() == 1  # kept by the loop between writes
+        with pytest.raises(ValueError, match="after its insert"):
+            await database.write(insert, 2, fail=True)
+        other.execute("INSERT INTO kept VALUES (3)")  # the lock is free: nothing left open
+        await database.write(insert, 4)
+        assert pool.checkedout() == 1  # the same one
+
+    asyncio.run(scenario())
+    assert [n for (n,) in other.execute("SELECT n FROM kept ORDER BY n")] == [1, 3, 4]
+    gc.collect()  # the loop is gone: its connection went back to the pool
+    assert pool.checkedout() == 0
+    asyncio.run(database.dispose())
+    other.close()

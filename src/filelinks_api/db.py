@@ -218,6 +218,9 @@ class Database:
         self._readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Connection] = (
             weakref.WeakKeyDictionary()
         )
+        self._writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Connection] = (
+            weakref.WeakKeyDictionary()
+        )
         self._read: Engine
         self._write: Engine
         if url.startswith("sqlite"):
@@ -263,6 +266,16 @@ class Database:
             weakref.finalize(loop, connection.close)
         return connection
 
+    def _writer(self, loop: asyncio.AbstractEventLoop) -> Connection:
+        """The loop's own write connection on SQLite, kept open as `_reader`'s: the loop's
+        writers take turns (`_writer_turn`), so one is never shared by two units. Checking
+        one out and back for each write cost about 30 of an update's 280 µs in-process."""
+        connection = self._writers.get(loop)
+        if connection is None or connection.closed or connection.invalidated:
+            connection = self._writers[loop] = self._write.connect()
+            weakref.finalize(loop, connection.close)
+        return connection
+
     async def write(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """`work(connection, *args)` in a transaction, committed if it returns."""
         if self._async is not None:
@@ -278,14 +291,19 @@ class Database:
         except TimeoutError:
             raise WriteLockTimeout("waited for this process's other writers") from None
         try:
-            connection = self._write.connect()
+            connection = self._writer(loop)
             try:
                 await _begin_sqlite_write(connection, deadline)
                 result = work(connection, *args, **kwargs)
                 connection.commit()
                 return result
+            except DBAPIError as exc:
+                if exc.connection_invalidated:
+                    self._writers.pop(loop, None)
+                raise
             finally:
-                connection.close()  # rolls back what was not committed
+                if connection.in_transaction():
+                    connection.rollback()  # what was not committed
         finally:
             self._writer_turn(loop).release()
 
@@ -370,9 +388,10 @@ class Database:
             for engine in self._async:
                 await engine.dispose()
         else:
-            readers = list(self._readers.values())
+            kept = [*self._readers.values(), *self._writers.values()]
             self._readers.clear()
-            for connection in readers:
+            self._writers.clear()
+            for connection in kept:
                 connection.close()
             self._read.dispose()
             self._write.dispose()
