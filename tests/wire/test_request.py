@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Iterator
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from filelinks_api.errors import StripeError
@@ -20,6 +22,7 @@ from filelinks_api.wire.request import (
     base_url,
     extract_key,
     mask_key,
+    read_body,
     read_params,
 )
 
@@ -290,6 +293,39 @@ def error_body(response: Any, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
     error: dict[str, Any] = response.json()["error"]
     return error
+
+
+def _body_of(messages: list[dict[str, Any]], limit: int = 100) -> bytes:
+    """read_body over these ASGI messages, sent with no Content-Length (chunked)."""
+    pending = list(messages)
+
+    async def receive() -> dict[str, Any]:
+        return pending.pop(0) if pending else {"type": "http.disconnect"}
+
+    scope = {"type": "http", "method": "POST", "headers": [], "path": "/", "query_string": b""}
+    return asyncio.run(read_body(Request(scope, receive), limit))
+
+
+class TestReadBody:
+    """The form body, read from the ASGI messages themselves."""
+
+    def test_a_body_in_several_messages_is_joined(self) -> None:
+        pieces = [b"a=1", b"", b"&b=2"]
+        messages = [
+            {"type": "http.request", "body": piece, "more_body": n < len(pieces) - 1}
+            for n, piece in enumerate(pieces)
+        ]
+        assert _body_of(messages) == b"a=1&b=2"
+
+    def test_a_client_gone_before_the_end_is_a_disconnect(self) -> None:
+        with pytest.raises(ClientDisconnect):
+            _body_of([{"type": "http.request", "body": b"a=1", "more_body": True}])
+
+    def test_a_body_past_the_limit_stops_being_read_at_once(self) -> None:
+        messages = [{"type": "http.request", "body": b"x" * 60, "more_body": True}] * 3
+        with pytest.raises(StripeError) as refused:
+            _body_of(messages, limit=100)
+        assert refused.value.status == 413
 
 
 class TestReadParams:
