@@ -269,7 +269,8 @@ class Database:
     def _writer(self, loop: asyncio.AbstractEventLoop) -> Connection:
         """The loop's own write connection on SQLite, kept open as `_reader`'s: the loop's
         writers take turns (`_writer_turn`), so one is never shared by two units. Checking
-        one out and back for each write cost about 30 of an update's 280 µs in-process."""
+        one out and back for each write cost about 30 µs of profiled time per write
+        (bench/asgi_cost.py --profile update)."""
         connection = self._writers.get(loop)
         if connection is None or connection.closed or connection.invalidated:
             connection = self._writers[loop] = self._write.connect()
