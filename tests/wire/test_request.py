@@ -296,11 +296,11 @@ def error_body(response: Any, status: int) -> dict[str, Any]:
 
 
 def _body_of(messages: list[dict[str, Any]], limit: int = 100) -> bytes:
-    """read_body over these ASGI messages, sent with no Content-Length (chunked)."""
-    pending = list(messages)
+    """read_body over these ASGI messages (taken from the list as they are read), sent with
+    no Content-Length (chunked)."""
 
     async def receive() -> dict[str, Any]:
-        return pending.pop(0) if pending else {"type": "http.disconnect"}
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
 
     scope = {"type": "http", "method": "POST", "headers": [], "path": "/", "query_string": b""}
     return asyncio.run(read_body(Request(scope, receive), limit))
@@ -326,6 +326,7 @@ class TestReadBody:
         with pytest.raises(StripeError) as refused:
             _body_of(messages, limit=100)
         assert refused.value.status == 413
+        assert len(messages) == 1  # the third message was never asked for
 
 
 class TestReadParams:
