@@ -255,27 +255,18 @@ class Database:
         return work(self._reader(loop), *args, **kwargs)
 
     def _reader(self, loop: asyncio.AbstractEventLoop) -> Connection:
-        """The loop's own read connection on SQLite, kept open: a read runs inline, start to
-        end, so a loop never shares it between two, and each statement sees the newest
-        commit (autocommit: pysqlite begins nothing). Checking one out of the pool and back
-        for each read cost about 25 of a retrieve's 160 µs (bench/asgi_cost.py). It goes back
-        to the pool when the loop is gone, or at dispose()."""
-        connection = self._readers.get(loop)
-        if connection is None or connection.closed or connection.invalidated:
-            connection = self._readers[loop] = self._read.connect()
-            weakref.finalize(loop, connection.close)
-        return connection
+        """The loop's own read connection on SQLite (_kept): a read runs inline, start to end,
+        so a loop never shares it between two, and each statement sees the newest commit
+        (autocommit: pysqlite begins nothing). Checking one out of the pool and back for each
+        read cost about 25 of a retrieve's 160 µs (bench/asgi_cost.py)."""
+        return _kept(self._readers, self._read, loop)
 
     def _writer(self, loop: asyncio.AbstractEventLoop) -> Connection:
-        """The loop's own write connection on SQLite, kept open as `_reader`'s: the loop's
-        writers take turns (`_writer_turn`), so one is never shared by two units. Checking
-        one out and back for each write cost about 30 µs of profiled time per write
-        (bench/asgi_cost.py --profile update)."""
-        connection = self._writers.get(loop)
-        if connection is None or connection.closed or connection.invalidated:
-            connection = self._writers[loop] = self._write.connect()
-            weakref.finalize(loop, connection.close)
-        return connection
+        """The loop's own write connection on SQLite (_kept): the loop's writers take turns
+        (`_writer_turn`), so one is never shared by two units. Checking one out and back for
+        each write cost about 30 µs of profiled time per write (bench/asgi_cost.py --profile
+        update)."""
+        return _kept(self._writers, self._write, loop)
 
     async def write(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """`work(connection, *args)` in a transaction, committed if it returns."""
@@ -298,10 +289,6 @@ class Database:
                 result = work(connection, *args, **kwargs)
                 connection.commit()
                 return result
-            except DBAPIError as exc:
-                if exc.connection_invalidated:
-                    self._writers.pop(loop, None)
-                raise
             finally:
                 if connection.in_transaction():
                     connection.rollback()  # what was not committed
@@ -396,6 +383,21 @@ class Database:
                 connection.close()
             self._read.dispose()
             self._write.dispose()
+
+
+def _kept(
+    connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Connection],
+    engine: Engine,
+    loop: asyncio.AbstractEventLoop,
+) -> Connection:
+    """`loop`'s connection of `engine`, kept open between units of work; a new one once it
+    is closed or invalidated (a dead file, say). It goes back to the pool when the loop is
+    gone, or at dispose()."""
+    connection = connections.get(loop)
+    if connection is None or connection.closed or connection.invalidated:
+        connection = connections[loop] = engine.connect()
+        weakref.finalize(loop, connection.close)
+    return connection
 
 
 class _Abandoned:
