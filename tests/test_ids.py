@@ -26,7 +26,7 @@ def test_request_ids_sort_by_the_millisecond_they_were_made_in() -> None:
         made.append(ids.request_id())
     prefixes = [rid[:11] for rid in made]
     assert prefixes == sorted(prefixes)  # made later, sorted later
-    # the random part still differs between ids made in the same millisecond
+    # the part after the millisecond still differs between ids made in the same one
     together = [ids.request_id() for _ in range(50)]
     assert len({rid[11:] for rid in together}) == len(together)
 

@@ -91,6 +91,7 @@ class _Rows(_Lookup[_Row]):
 
     def all(self, executor: Executor, params: dict[str, Any]) -> list[_Row]:
         rows, converters = self._run(executor, params, _fetch_all)
+        # _made's loop, inlined: a call per row was 52 against 45 µs for 100 links
         made = tuple.__new__
         kind = self.row
         if not converters:
