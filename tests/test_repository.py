@@ -323,3 +323,53 @@ def test_the_compiled_insert_stores_what_sqlalchemys_insert_stores(
         assert fast == plain
     assert plain["request"] == {"metadata": {"note": "ünïcode"}, "expand": ["file"]}
     assert plain["idempotent_replayed"] is True
+
+
+def test_the_compiled_insert_stores_a_json_none_as_null(session: Session) -> None:
+    """_InsertMany passes None as SQL NULL, a JSON column's included (SQLAlchemy's insert
+    would serialize it as the JSON text `null`): read back, both are None."""
+    from sqlalchemy import insert
+
+    from filelinks_api.models import request_log
+
+    entry: dict[str, object] = {
+        "account": LIVE.account,
+        "livemode": False,
+        "created": 1_800_000_000,
+        "method": "GET",
+        "path": "/v1/files",
+        "query": "",
+        "status": 200,
+        "duration_ms": 0.5,
+        "idempotency_key": None,
+        "idempotent_replayed": False,
+        "stripe_version": None,
+        "stripe_account": None,
+        "client": None,
+        "request": None,
+        "response": None,
+        "error": None,
+        "fault": None,
+    }
+    repository.insert_request_logs(session, [{**entry, "id": "req_none_fast"}])
+    session.execute(insert(request_log), [{**entry, "id": "req_none_plain"}])
+
+    nulls = {
+        row.id: (row.request_null, row.error_null, row.fault_null)
+        for row in session.execute(
+            select(
+                request_log.c.id,
+                request_log.c.request.is_(None).label("request_null"),
+                request_log.c.error.is_(None).label("error_null"),
+                request_log.c.fault.is_(None).label("fault_null"),
+            ).where(request_log.c.id.in_(["req_none_fast", "req_none_plain"]))
+        )
+    }
+    assert nulls["req_none_fast"] == (True, True, True)  # stored as SQL NULL
+    rows = {
+        row.id: (row.request, row.error, row.fault)
+        for row in session.execute(
+            select(request_log).where(request_log.c.id.in_(["req_none_fast", "req_none_plain"]))
+        )
+    }
+    assert rows == {"req_none_fast": (None, None, None), "req_none_plain": (None, None, None)}

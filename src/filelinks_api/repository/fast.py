@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Generic, TypeVar
+from operator import itemgetter
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -167,18 +168,21 @@ class _InsertMany:
     driver's executemany, values through the column types' own bind processors (JSON,
     SQLite's booleans). For the request log, written on every request: a logged retrieve,
     one entry per batch, took 716 µs in-process with the insert through `Connection.execute`
-    and 377 µs this way (bench/asgi_cost.py, SQLite). Same pin as _Lookup."""
+    and 377 µs this way (bench/asgi_cost.py, SQLite). Same pin as _Lookup.
+
+    A None is stored as SQL NULL in every column, a JSON one included (which SQLAlchemy's
+    JSON type would store as the JSON text `null`, serialized on every row: read back, both
+    are None); the other values are taken from a row in one C call (`itemgetter`), and only
+    the columns with a bind processor are passed through it."""
 
     def __init__(self, table: Table) -> None:
         self.columns = [column for column in table.c if not column.primary_key]
         self.statement = insert(table).values(
             {column.name: bindparam(column.name) for column in self.columns}
         )
-        self._compiled: dict[str, tuple[str, bool, tuple[tuple[str, Any], ...]]] = {}
+        self._compiled: dict[str, _InsertPlan] = {}
 
-    def _compile(self, dialect: Any) -> tuple[str, bool, tuple[tuple[str, Any], ...]]:
-        """The SQL, whether its parameters are positional, and each parameter's name and bind
-        processor (None: passed as it is), in the statement's order."""
+    def _compile(self, dialect: Any) -> _InsertPlan:
         compiled = self.statement.compile(dialect=dialect)
         names = (
             tuple(compiled.positiontup or ())
@@ -189,7 +193,10 @@ class _InsertMany:
             column.name: column.type.dialect_impl(dialect).bind_processor(dialect)
             for column in self.columns
         }
-        return compiled.string, compiled.positional, tuple((name, binders[name]) for name in names)
+        bound = tuple(
+            (index, bind) for index, name in enumerate(names) if (bind := binders[name]) is not None
+        )
+        return _InsertPlan(compiled.string, compiled.positional, names, itemgetter(*names), bound)
 
     def run(self, executor: Executor, rows: Sequence[dict[str, Any]]) -> None:
         connection = executor.connection() if isinstance(executor, Session) else executor
@@ -199,20 +206,30 @@ class _InsertMany:
 
     def for_driver(self, dialect: Any, rows: Sequence[dict[str, Any]]) -> tuple[str, list[Any]]:
         """The SQL and the rows' parameters, as the driver's executemany takes them."""
-        compiled = self._compiled.get(dialect.name)
-        if compiled is None:
-            compiled = self._compiled[dialect.name] = self._compile(dialect)
-        sql, positional, plan = compiled
-        # one pass per row, no intermediate dict: the log writes a row per request
-        if positional:
-            return sql, [
-                tuple([row[name] if bind is None else bind(row[name]) for name, bind in plan])
-                for row in rows
-            ]
-        return sql, [
-            {name: row[name] if bind is None else bind(row[name]) for name, bind in plan}
-            for row in rows
-        ]
+        plan = self._compiled.get(dialect.name)
+        if plan is None:
+            plan = self._compiled[dialect.name] = self._compile(dialect)
+        params: list[Any] = []
+        for row in rows:
+            values = list(plan.values(row))
+            for index, bind in plan.bound:
+                value = values[index]
+                if value is not None:
+                    values[index] = bind(value)
+            params.append(values if plan.positional else dict(zip(plan.names, values, strict=True)))
+        return plan.sql, params
+
+
+class _InsertPlan(NamedTuple):
+    """_InsertMany compiled for a dialect: its SQL, whether its parameters are positional,
+    their names in order, a getter of their values from a row (a tuple, in that order), and
+    the index and bind processor of each that has one."""
+
+    sql: str
+    positional: bool
+    names: tuple[str, ...]
+    values: Callable[[dict[str, Any]], tuple[Any, ...]]
+    bound: tuple[tuple[int, Callable[[Any], Any]], ...]
 
 
 class _Returning(Generic[_Row]):
