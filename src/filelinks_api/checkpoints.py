@@ -39,6 +39,8 @@ RESTART_WAIT_MS = 50
 # writer checkpoints what the thread has not yet copied (little), while it holds the lock, so
 # the WAL restarts. SQLite's default is 1,000.
 BACKSTOP_FRAMES = 4000
+# Intervals the thread leaves the checkpoints to the writers, once it finds the WAL past it.
+BACKOFF_INTERVALS = 10
 
 
 class Checkpointer:
@@ -77,9 +79,13 @@ class Checkpointer:
         connection: sqlite3.Connection | None = None
         failed = False
         try:
+            idle = 0
             while not stop.wait(self.interval):
                 writes = self.writes
                 if writes == self._done:
+                    continue
+                if idle:
+                    idle -= 1
                     continue
                 try:
                     if connection is None:
@@ -88,7 +94,11 @@ class Checkpointer:
                         connection.execute(f"PRAGMA synchronous={sync}")
                         connection.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
                     _, frames, _ = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                    if frames >= RESTART_FRAMES:
+                    if frames >= BACKSTOP_FRAMES:
+                        # writers that never pause: theirs restarts the WAL; a checkpoint of
+                        # this thread running then would make them skip theirs
+                        idle = BACKOFF_INTERVALS
+                    elif frames >= RESTART_FRAMES:
                         connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
                 except sqlite3.Error as exc:  # tried again after the next write
                     if not failed:
