@@ -163,7 +163,7 @@ def _configure_sqlite(engine: Engine, *, reads: bool, writes: bool, durable: boo
         # held the log's lock, and the worker, for 170 ms with it; 70 against 9 ms measured
         # for 1,000 rows of 30 KB. FAST still clears what costs no extra write.
         cursor.execute("PRAGMA secure_delete=FAST")
-        if writes:
+        if writes and durable:
             # the Database's Checkpointer checkpoints, on a thread; a commit only as a backstop
             cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_FRAMES}")
         cursor.close()
@@ -227,11 +227,12 @@ class Database:
         )
         self._read: Engine
         self._write: Engine
-        # SQLite's WAL checkpoints, off the event loop (checkpoints.py)
+        # SQLite's WAL checkpoints, off the event loop (checkpoints.py); those of a file
+        # written without fsync (the request log's) stay SQLite's own
         self.checkpointer: Checkpointer | None = None
         path = sqlite_path(url)
-        if path is not None and str(path) != ":memory:":
-            self.checkpointer = Checkpointer(path, durable=durable)
+        if durable and path is not None and str(path) != ":memory:":
+            self.checkpointer = Checkpointer(path)
         if url.startswith("sqlite"):
             self._read = create_db_engine(url, reads=True, durable=durable)
             self._write = create_db_engine(url, writes=True, durable=durable)

@@ -34,7 +34,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from filelinks_api.checkpoints import BACKSTOP_FRAMES
 from filelinks_api.db import DEFAULT_CONNECT_TIMEOUT, Database, begin_when_free, sqlite_path
 from filelinks_api.failures import DatabaseTimeout, WriteLockTimeout
 from filelinks_api.models import request_log
@@ -168,7 +167,6 @@ class SqliteInserts:
         self.path = path
         self.dialect = log_db.engine.dialect  # its column types' bind processors (JSON)
         self.timeout = log_db.write_timeout
-        self.checkpointer = log_db.checkpointer  # its WAL checkpoints (checkpoints.py)
         self._connections: dict[asyncio.AbstractEventLoop, sqlite3.Connection] = {}
 
     async def insert(self, rows: Sequence[dict[str, Any]]) -> bool:
@@ -192,8 +190,6 @@ class SqliteInserts:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             raise _wrapped(exc, sql, params) from exc
-        if self.checkpointer is not None:
-            self.checkpointer.wrote()
         return True
 
     async def close(self) -> None:
@@ -208,8 +204,6 @@ class SqliteInserts:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=OFF")  # as the log's Database (durable=False)
             connection.execute("PRAGMA busy_timeout=0")  # never waits in sqlite3's handler
-            if self.checkpointer is not None:  # the log Database's thread checkpoints
-                connection.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_FRAMES}")
             self._connections[loop] = connection
         return connection
 
