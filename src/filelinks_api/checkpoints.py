@@ -8,12 +8,12 @@ Measured on this machine (a link-like row with two indexes, one commit each): a 
 (up to 10.6 ms); with the automatic checkpoint off, 16 µs on average and never over 0.4 ms.
 
 So a `Database` on a SQLite file written with fsync (the service's, not the request log's: see
-below) raises the automatic checkpoint of its write connections to
-a backstop (BACKSTOP_FRAMES) and keeps a `Checkpointer`: a thread that, every `interval` after
-a write of this process, runs a PASSIVE checkpoint on a connection of its own, and a RESTART
-once the WAL holds RESTART_FRAMES (so that the next write reuses it from its start). sqlite3
-lets go of the GIL while it copies and syncs, so the loop goes on serving; a writer that finds
-the lock taken by the RESTART waits for it as for any other writer, awaiting (db.py).
+below) raises the automatic checkpoint of its write connections to a backstop (BACKSTOP_FRAMES)
+and keeps a `Checkpointer`: a thread that, every `interval` after a write of this process, runs
+a PASSIVE checkpoint on a connection of its own, and a RESTART once the WAL holds
+RESTART_FRAMES (so that the next write reuses it from its start). sqlite3 lets go of the GIL
+while it copies and syncs, so the loop goes on serving; a writer that finds the lock taken by
+the RESTART waits for it as for any other writer, awaiting (db.py).
 Durability is unchanged: commits are not fsynced (WAL, `synchronous=NORMAL`), checkpoints are.
 
 Measured in the real server (`bench/run.py --compare`, SQLite, 2 workers, 16 connections, the
@@ -102,7 +102,7 @@ class Checkpointer:
                         idle = BACKOFF_INTERVALS
                     elif frames >= RESTART_FRAMES:
                         connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
-                except sqlite3.Error as exc:  # tried again after the next write
+                except sqlite3.Error as exc:  # tried again at the next interval
                     if not failed:
                         log.warning("could not checkpoint %s: %s", self.path, exc)
                     failed = True
