@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import text
@@ -26,7 +27,9 @@ def _checkpoint_threads(path: Path) -> list[str]:
     return [t.name for t in threading.enumerate() if t.name == f"checkpoint {path}"]
 
 
-def _wait_for(condition, timeout: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
+def _wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Poll `condition` until it holds or `timeout` passes (the thread's checkpoint runs on
+    its own schedule: nothing to wait on but its effect on the file)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
