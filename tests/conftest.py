@@ -139,6 +139,9 @@ class SharedSession:
     async def append(self, work: Any, *args: Any, **kwargs: Any) -> Any:
         return await self.write(work, *args, **kwargs)
 
+    async def lookup(self, lookup: Any, params: dict[str, Any]) -> Any:
+        return await self.read(lookup.first, params)
+
     async def ping(self) -> bool:
         return True
 

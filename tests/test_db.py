@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,12 +20,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import OperationalError
 
+from filelinks_api import repository
 from filelinks_api.app import create_app
 from filelinks_api.config import Settings
 from filelinks_api.db import Database, migrate, sqlite_path
-from filelinks_api.failures import is_lock_timeout
+from filelinks_api.failures import DatabaseTimeout, is_lock_timeout
+from filelinks_api.models import FileLinkRow
+from filelinks_api.pg_direct import DirectReads
+from filelinks_api.repository import Scope
+from filelinks_api.repository.fast import _by_scope_params
+from filelinks_api.repository.file_links import _GET_FILE_LINK
 from tests import samples
-from tests.conftest import new_key
+from tests.conftest import BACKENDS, new_key
+from tests.test_repository import insert_file_and_link
 
 INSERT_CLOCK = text(
     "INSERT INTO account_clocks (account, livemode, frozen_at, offset_seconds)"
@@ -422,3 +430,132 @@ def test_sqlite_writes_keep_a_connection_per_loop_and_leave_nothing_uncommitted(
     assert pool.checkedout() == 0
     asyncio.run(database.dispose())
     other.close()
+
+
+@pytest.mark.usefixtures("committing")
+class TestLookup:
+    """Database.lookup: a one-row read as a statement of its own; on PostgreSQL, on a
+    connection of pg_direct's, outside SQLAlchemy's pool and greenlet."""
+
+    def test_finds_the_row_a_read_finds(self, database: Database) -> None:
+        with database.engine.begin() as connection:
+            _, link = insert_file_and_link(connection, {}, {"expires_at": None})
+        scope = Scope(link.account, link.livemode)
+
+        async def scenario() -> tuple[object, ...]:
+            found = await repository.find_file_link(database, scope, link.id)
+            read = await database.read(repository.get_file_link, scope, link.id)
+            elsewhere = await repository.find_file_link(
+                database, Scope("acct_other", True), link.id
+            )
+            missing = await repository.find_file_link(database, scope, "link_NoSuchLink000000000")
+            unstorable = await repository.find_file_link(database, scope, "x" * 5000)
+            return found, read, elsewhere, missing, unstorable
+
+        found, read, elsewhere, missing, unstorable = asyncio.run(scenario())
+        assert found == read == link  # every column, metadata's JSON and the booleans included
+        assert isinstance(found, FileLinkRow)
+        assert found.metadata == {"order": "6735", "note": "ünïcode"}
+        assert (elsewhere, missing, unstorable) == (None, None, None)
+
+
+def _lookup_of(database: Database, link: FileLinkRow) -> Any:
+    return repository.find_file_link(database, Scope(link.account, link.livemode), link.id)
+
+
+@pytest.mark.parametrize(
+    "backend_url", [b for b in BACKENDS if b == "postgresql"], indirect=True, scope="session"
+)
+@pytest.mark.usefixtures("committing")
+class TestDirectReadsOnPostgres:
+    def test_a_dropped_connection_is_replaced_and_the_read_runs_again(
+        self, database: Database
+    ) -> None:
+        with database.engine.begin() as connection:
+            _, link = insert_file_and_link(connection, {}, {})
+        direct = database._direct
+        assert direct is not None
+
+        async def scenario() -> tuple[object, object, int, int]:
+            first = await _lookup_of(database, link)
+            (kept,) = direct._pool().idle
+            with database.engine.begin() as connection:  # a restart, a cut link
+                connection.execute(text(f"SELECT pg_terminate_backend({kept.info.backend_pid})"))
+            again = await _lookup_of(database, link)
+            (now_kept,) = direct._pool().idle
+            pids = kept.info.backend_pid, now_kept.info.backend_pid
+            await direct.close()
+            return first, again, *pids
+
+        first, again, dead_pid, new_pid = asyncio.run(scenario())
+        assert first == again == link
+        assert new_pid != dead_pid
+
+    def test_at_most_size_connections_per_loop_each_kept(self, database: Database) -> None:
+        with database.engine.begin() as connection:
+            _, link = insert_file_and_link(connection, {}, {})
+        direct = DirectReads(database.url, timeout=10, connect_args=database.connect_args, size=3)
+        dialect = database._read.dialect
+        made: list[object] = []
+
+        async def statement(connection: Any) -> Any:
+            made.append(connection)
+            await connection.execute("SELECT pg_sleep(0.05)")
+            params = _by_scope_params(Scope(link.account, link.livemode), link.id)
+            return await _GET_FILE_LINK.first_direct(connection, dialect, params)
+
+        async def scenario() -> tuple[list[Any], int]:
+            rows = await asyncio.gather(*(direct.run(statement) for _ in range(12)))
+            idle = len(direct._pool().idle)
+            await direct.close()
+            return rows, idle
+
+        rows, idle = asyncio.run(scenario())
+        assert rows == [link] * 12
+        assert len({id(connection) for connection in made}) == 3  # made once, then reused
+        assert idle == 3
+
+    def test_a_read_cancelled_midway_leaves_its_connection_behind(self, database: Database) -> None:
+        direct = DirectReads(database.url, timeout=10, connect_args=database.connect_args)
+        used: list[Any] = []
+
+        async def slow(connection: Any) -> None:
+            used.append(connection)
+            await connection.execute("SELECT pg_sleep(5)")
+
+        async def scenario() -> tuple[int, float]:
+            task = asyncio.ensure_future(direct.run(slow))
+            await asyncio.sleep(0.3)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            idle = len(direct._pool().idle)
+            started = time.monotonic()
+            await direct.run(lambda connection: connection.execute("SELECT 1"))
+            took = time.monotonic() - started
+            await asyncio.sleep(0.2)  # the dropped one closes in the background
+            await direct.close()
+            return idle, took
+
+        idle, took = asyncio.run(scenario())
+        assert idle == 0  # mid-statement: never handed to the next read
+        assert took < 2  # the next read is on a new connection, not behind the sleep
+        assert used[0].closed
+
+
+def test_a_lookup_is_a_database_timeout_when_postgres_never_answers() -> None:
+    from tests.test_cli import SilentServer
+
+    silent = SilentServer()
+    database = Database.connect(
+        f"postgresql+psycopg://postgres@127.0.0.1:{silent.port}/x", connect_timeout=2
+    )
+    link = FileLinkRow(1, "link_x", "acct_silent", False, 1, None, "file_x", {}, "tok")
+    try:
+        started = time.monotonic()
+        with pytest.raises(DatabaseTimeout):
+            asyncio.run(_lookup_of(database, link))
+        took = time.monotonic() - started
+    finally:
+        silent.close()
+    assert 1.5 < took < 5

@@ -19,7 +19,6 @@ key, which stay in the service's database, fsynced as before.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 import time
@@ -34,6 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from filelinks_api import pg_direct
 from filelinks_api.db import DEFAULT_CONNECT_TIMEOUT, Database, begin_when_free, sqlite_path
 from filelinks_api.failures import DatabaseTimeout, WriteLockTimeout
 from filelinks_api.models import request_log
@@ -230,7 +230,7 @@ class PostgresInserts:
     """
 
     def __init__(self, database: Database) -> None:
-        self.conninfo = make_url(database.url).set(drivername="postgresql")
+        self.url = database.url
         self.timeout = database.timeout
         self.connect_args = database.connect_args
         self._connection: psycopg.AsyncConnection[Any] | None = None
@@ -271,11 +271,7 @@ class PostgresInserts:
         loop = asyncio.get_running_loop()
         if self._connection is None or self._loop is not loop or self._connection.closed:
             self._connection = None  # one made on another loop (a test's) cannot be used here
-            self._connection = await psycopg.AsyncConnection.connect(
-                self.conninfo.render_as_string(hide_password=False),
-                autocommit=True,
-                **self.connect_args,
-            )
+            self._connection = await pg_direct.connect(self.url, self.connect_args)
             self._loop = loop
         return self._connection
 
@@ -283,16 +279,4 @@ class PostgresInserts:
         connection, self._connection = self._connection, None
         if connection is None or self._loop is not asyncio.get_running_loop():
             return
-        # closing may wait for a silent server: never longer than a moment, in the background
-        task = asyncio.get_running_loop().create_task(_close_quietly(connection))
-        _closing.add(task)
-        task.add_done_callback(_closing.discard)
-
-
-_closing: set[asyncio.Task[None]] = set()  # held: a running task needs a reference
-
-
-async def _close_quietly(connection: psycopg.AsyncConnection[Any]) -> None:
-    with contextlib.suppress(Exception):
-        async with asyncio.timeout(1.0):
-            await connection.close()
+        pg_direct.drop(connection)

@@ -127,13 +127,22 @@ def pg(pg_proxy: Proxy, pg_server: Server) -> Iterator[Server]:
     pg_proxy.restore()
 
 
+# a link id that reaches the database (Database.lookup on PostgreSQL), found or not
+LINK = "link_1NoSuchLinkIdHereAtAll00"
+
+
 @needs_postgres
 class TestDatabaseOutage:
     def test_a_cut_database_is_a_retryable_503_in_time(self, pg: Server, pg_proxy: Proxy):
         key = new_key()
         pg_proxy.cut()
-        for _ in range(4):  # both workers, reads and writes
+        for _ in range(4):  # both workers, reads (a list, a lookup) and writes
             got, took = timed(httpx.get, f"{pg.url}/v1/file_links", headers=auth(key), timeout=30)
+            assert_retryable_503(got)
+            assert took < TIMEOUT + MARGIN
+            got, took = timed(
+                httpx.get, f"{pg.url}/v1/file_links/{LINK}", headers=auth(key), timeout=30
+            )
             assert_retryable_503(got)
             assert took < TIMEOUT + MARGIN
             got, took = timed(upload, pg, key, **{"Idempotency-Key": secrets.token_hex(8)})
@@ -146,6 +155,7 @@ class TestDatabaseOutage:
         pg_proxy.blackhole()
         calls = [
             lambda: httpx.get(f"{pg.url}/v1/files/{file_id}", headers=auth(key), timeout=30),
+            lambda: httpx.get(f"{pg.url}/v1/file_links/{LINK}", headers=auth(key), timeout=30),
             lambda: httpx.post(
                 f"{pg.url}/v1/file_links",
                 headers=auth(key, **{"Idempotency-Key": "silent-1"}),

@@ -61,7 +61,7 @@ async def create_file_link(
 async def retrieve_file_link(
     link_id: str, call: Annotated[Call[RetrieveParams], Depends(call_of(RetrieveParams))]
 ) -> Response:
-    view = await call.db.read(file_links.retrieve, call.scope, link_id, call.params.expand)
+    view = await file_links.fetch(call.db, call.scope, link_id, call.params.expand)
     return StripeJSON(_content(view, call))
 
 

@@ -43,6 +43,7 @@ from filelinks_api.repository.faults import (
 from filelinks_api.repository.file_links import (
     PublicFileRow,
     expired_filter,
+    find_file_link,
     get_file_link,
     get_public_file,
     insert_file_link,
@@ -100,6 +101,7 @@ __all__ = [
     "fault_rules_of",
     "get_fault_rule",
     "get_file",
+    "find_file_link",
     "get_file_link",
     "get_files",
     "get_idempotency_key",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import Any, Generic, Protocol, TypeAlias, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -23,6 +23,13 @@ from filelinks_api.models import (
 
 # What the functions here run their SQL on: a write session, or a connection for reads.
 Executor: TypeAlias = Session | Connection
+
+
+class Lookups(Protocol):
+    """What runs a one-row lookup as a statement of its own, outside any unit of work
+    (db.Database.lookup)."""
+
+    async def lookup(self, lookup: Any, params: dict[str, Any]) -> Any: ...
 
 
 @dataclass(frozen=True)

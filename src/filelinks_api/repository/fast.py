@@ -63,24 +63,57 @@ class _Lookup(Generic[_Row]):
         """What `fetch` took of the cursor, and the columns' result processors."""
         connection = executor.connection() if isinstance(executor, Session) else executor
         dialect = connection.dialect
+        sql, bound = self._sql(dialect, params)
+        with _driver_cursor(connection, sql, bound) as cursor:
+            cursor.execute(sql, bound)
+            fetched = fetch(cursor)
+            converters = self._converters_of(dialect, cursor)
+        return fetched, converters
+
+    def _sql(self, dialect: Any, params: dict[str, Any]) -> tuple[str, Any]:
+        """The statement's SQL for `dialect`, and `params` as its driver takes them."""
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             compiled = self._compiled[dialect.name] = self._compile(dialect)
         sql, order, fixed = compiled
         if fixed:
             params = {**fixed, **params}
-        bound = tuple(params[name] for name in order) if order is not None else params
-        with _driver_cursor(connection, sql, bound) as cursor:
-            cursor.execute(sql, bound)
-            fetched = fetch(cursor)
-            converters = self._converters.get(dialect.name)
-            if converters is None:
-                converters = _converters(self.statement.selected_columns, dialect, cursor)
-                self._converters[dialect.name] = converters
-        return fetched, converters
+        return sql, tuple(params[name] for name in order) if order is not None else params
+
+    def _converters_of(self, dialect: Any, cursor: Any) -> _Converters:
+        converters = self._converters.get(dialect.name)
+        if converters is None:
+            converters = _converters(self.statement.selected_columns, dialect, cursor)
+            self._converters[dialect.name] = converters
+        return converters
 
     def first(self, executor: Executor, params: dict[str, Any]) -> _Row | None:
         row, converters = self._run(executor, params, _fetch_one)
+        if row is None:
+            return None
+        return _made(self.row, converters, row)
+
+    async def first_direct(
+        self, connection: Any, dialect: Any, params: dict[str, Any]
+    ) -> _Row | None:
+        """`first` on psycopg's own AsyncConnection (pg_direct), `dialect` being the
+        PostgreSQL dialect of the service's engine: the same SQL, parameters and result
+        processors. A driver error other than a lost connection (which the caller handles)
+        is raised as SQLAlchemy's, as `first` raises it."""
+        sql, bound = self._sql(dialect, params)
+        cursor = connection.cursor()
+        try:
+            await cursor.execute(sql, bound)
+            row = await cursor.fetchone()
+            converters = self._converters_of(dialect, cursor)
+        except dialect.loaded_dbapi.OperationalError:
+            raise
+        except dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(
+                sql, bound, exc, dialect.loaded_dbapi.Error, dialect=dialect
+            ) from exc
+        finally:
+            await cursor.close()
         if row is None:
             return None
         return _made(self.row, converters, row)
@@ -325,6 +358,9 @@ def _by_scope_and(table: Table, column: str, row: type[_Row]) -> _Lookup[_Row]:
 
 
 def _lookup(session: Executor, lookup: _Lookup[_Row], scope: Scope, value: str) -> _Row | None:
-    return lookup.first(
-        session, {"account": scope.account, "livemode": scope.livemode, "value": value}
-    )
+    return lookup.first(session, _by_scope_params(scope, value))
+
+
+def _by_scope_params(scope: Scope, value: str) -> dict[str, Any]:
+    """The parameters of a `_by_scope_and` lookup."""
+    return {"account": scope.account, "livemode": scope.livemode, "value": value}

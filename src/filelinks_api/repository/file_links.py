@@ -21,12 +21,19 @@ from filelinks_api.models import (
 )
 from filelinks_api.repository.base import (
     Executor,
+    Lookups,
     Page,
     Scope,
     _scoped,
     _storable,
 )
-from filelinks_api.repository.fast import _by_scope_and, _Lookup, _lookup, _Returning
+from filelinks_api.repository.fast import (
+    _by_scope_and,
+    _by_scope_params,
+    _Lookup,
+    _lookup,
+    _Returning,
+)
 from filelinks_api.repository.paging import page
 
 
@@ -78,6 +85,14 @@ def get_file_link(
         return None
     statement = _GET_FILE_LINK_FOR_UPDATE if for_update else _GET_FILE_LINK
     return _lookup(session, statement, scope, link_id)
+
+
+async def find_file_link(db: Lookups, scope: Scope, link_id: str) -> FileLinkRow | None:
+    """`get_file_link`, as a statement of its own (no unit of work around it)."""
+    if not _storable(link_id):
+        return None
+    row: FileLinkRow | None = await db.lookup(_GET_FILE_LINK, _by_scope_params(scope, link_id))
+    return row
 
 
 def get_public_file(session: Executor, token: str) -> PublicFileRow | None:

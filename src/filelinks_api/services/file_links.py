@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelinks_api import ids, repository
 from filelinks_api.clock import expired
@@ -25,6 +25,9 @@ from filelinks_api.schemas import CreateFileLinkParams, ListFileLinksParams, Upd
 from filelinks_api.services.missing import missing
 from filelinks_api.services.pager import list_page
 from filelinks_api.wire.params import METADATA_MAX_KEYS, expansions, too_many_metadata_keys
+
+if TYPE_CHECKING:
+    from filelinks_api.db import Database
 
 EXPANDABLE: Mapping[str, Any] = {"file": {"links": {}}}
 FUTURE_TIMESTAMP = "Invalid timestamp: must be an integer Unix timestamp in the future."
@@ -87,6 +90,17 @@ def create(session: Executor, scope: Scope, params: CreateFileLinkParams, *, now
 def retrieve(session: Executor, scope: Scope, link_id: str, expand_paths: list[str]) -> LinkView:
     expand = expansions(expand_paths, EXPANDABLE, on_list=False)
     return _view(session, scope, _get(session, scope, link_id), expand)
+
+
+async def fetch(db: Database, scope: Scope, link_id: str, expand_paths: list[str]) -> LinkView:
+    """`retrieve` as GET /v1/file_links/{id} runs it: a link without expansions is one lookup
+    (Database.lookup: on PostgreSQL, outside SQLAlchemy's pool and greenlet); an expansion, or
+    a link not found (whose error says why), is a read of `retrieve`."""
+    if not expansions(expand_paths, EXPANDABLE, on_list=False):
+        link = await repository.find_file_link(db, scope, link_id)
+        if link is not None:
+            return LinkView(link)
+    return await db.read(retrieve, scope, link_id, expand_paths)
 
 
 def update(
