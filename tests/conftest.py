@@ -142,6 +142,9 @@ class SharedSession:
     async def lookup(self, lookup: Any, params: dict[str, Any]) -> Any:
         return await self.read(lookup.first, params)
 
+    async def rows(self, rows: Any, params: dict[str, Any]) -> list[Any]:
+        return await self.read(rows.all, params)
+
     async def ping(self) -> bool:
         return True
 

@@ -25,9 +25,9 @@ from filelinks_api.app import create_app
 from filelinks_api.config import Settings
 from filelinks_api.db import Database, migrate, sqlite_path
 from filelinks_api.failures import DatabaseTimeout, is_lock_timeout
-from filelinks_api.models import FileLinkRow
+from filelinks_api.models import FileLinkRow, file_links
 from filelinks_api.pg_direct import DirectReads
-from filelinks_api.repository import Scope
+from filelinks_api.repository import Page, Scope
 from filelinks_api.repository.fast import _by_scope_params
 from filelinks_api.repository.file_links import _GET_FILE_LINK
 from tests import samples
@@ -457,6 +457,36 @@ class TestLookup:
         assert isinstance(found, FileLinkRow)
         assert found.metadata == {"order": "6735", "note": "ünïcode"}
         assert (elsewhere, missing, unstorable) == (None, None, None)
+
+    def test_a_first_page_is_the_page_a_read_finds(self, database: Database) -> None:
+        with database.engine.begin() as connection:
+            links = [
+                insert_file_and_link(connection, {}, {"created": created})[1]
+                for created in (1_800_000_003, 1_800_000_001, 1_800_000_002)
+            ]
+        scope = Scope(links[0].account, links[0].livemode)
+
+        async def scenario() -> tuple[Page[FileLinkRow], ...]:
+            found = await repository.find_first_page(database, file_links, FileLinkRow, scope, 2)
+            read = await database.read(
+                repository.page,
+                file_links,
+                FileLinkRow,
+                scope,
+                [],
+                limit=2,
+                starting_after=None,
+                ending_before=None,
+            )
+            rest = await repository.find_first_page(database, file_links, FileLinkRow, scope, 3)
+            return found, read, rest
+
+        found, read, rest = asyncio.run(scenario())
+        assert found == read
+        assert found.rows == [links[0], links[2]]  # newest first
+        assert found.has_more
+        assert rest.rows == [links[0], links[2], links[1]]
+        assert not rest.has_more
 
 
 def _lookup_of(database: Database, link: FileLinkRow) -> Any:

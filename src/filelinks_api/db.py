@@ -201,6 +201,16 @@ class Lookup(Protocol[R]):
     ) -> R | None: ...
 
 
+class Rows(Protocol[T]):
+    """Any number of rows (repository/fast.py's `_Rows`), either way as `Lookup`."""
+
+    def all(self, executor: Any, params: dict[str, Any]) -> list[T]: ...
+
+    async def all_direct(
+        self, connection: Any, dialect: Any, params: dict[str, Any]
+    ) -> list[T]: ...
+
+
 class Database:
     """The only way to reach the database from a request: `await db.read(work, *args)` and
     `await db.write(work, *args)`, each one unit of work `work(connection, *args)`.
@@ -289,6 +299,15 @@ class Database:
         dialect = self._read.dialect
         return await self._direct.run(
             lambda connection: lookup.first_direct(connection, dialect, params)
+        )
+
+    async def rows(self, rows: Rows[T], params: dict[str, Any]) -> list[T]:
+        """A page's rows, as `lookup` runs a one-row lookup."""
+        if self._direct is None:
+            return await self.read(rows.all, params)
+        dialect = self._read.dialect
+        return await self._direct.run(
+            lambda connection: rows.all_direct(connection, dialect, params)
         )
 
     def _reader(self, loop: asyncio.AbstractEventLoop) -> Connection:

@@ -90,7 +90,7 @@ async def update_file_link(
 async def list_file_links(
     call: Annotated[Call[ListFileLinksParams], Depends(call_of(ListFileLinksParams))],
 ) -> Response:
-    view = await call.db.read(file_links.list_links, call.scope, call.params, now=call.now)
+    view = await file_links.fetch_list(call.db, call.scope, call.params, now=call.now)
     now, base_url = call.now, call.base_url
     data = [
         render_link(

@@ -64,7 +64,7 @@ from filelinks_api.repository.idempotency import (
     prune_idempotency_keys,
     take_over_idempotency_key,
 )
-from filelinks_api.repository.paging import page
+from filelinks_api.repository.paging import find_first_page, page
 from filelinks_api.repository.request_log import (
     delete_request_log,
     get_request_log,
@@ -114,6 +114,7 @@ __all__ = [
     "insert_request_logs",
     "links_for_files",
     "page",
+    "find_first_page",
     "prune_idempotency_keys",
     "prune_request_log",
     "prune_request_log_total",

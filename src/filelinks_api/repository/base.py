@@ -31,6 +31,8 @@ class Lookups(Protocol):
 
     async def lookup(self, lookup: Any, params: dict[str, Any]) -> Any: ...
 
+    async def rows(self, rows: Any, params: dict[str, Any]) -> list[Any]: ...
+
 
 @dataclass(frozen=True)
 class Scope:

@@ -15,6 +15,7 @@ from sqlalchemy import Integer, Table, bindparam, select, tuple_
 from filelinks_api.repository.base import (
     CursorNotFound,
     Executor,
+    Lookups,
     Page,
     R,
     Scope,
@@ -26,7 +27,7 @@ from filelinks_api.repository.fast import _Rows
 _FIRST_PAGES: dict[Table, _Rows[Any]] = {}
 
 
-def _first_page(session: Executor, table: Table, row: type[R], scope: Scope, limit: int) -> Page:
+def _first_page_query(table: Table, row: type[R]) -> _Rows[R]:
     query = _FIRST_PAGES.get(table)
     if query is None:
         statement = (
@@ -36,9 +37,24 @@ def _first_page(session: Executor, table: Table, row: type[R], scope: Scope, lim
             .limit(bindparam("limit", type_=Integer))
         )
         query = _FIRST_PAGES[table] = _Rows(statement, row)
-    rows = query.all(
-        session, {"account": scope.account, "live": scope.livemode, "limit": limit + 1}
-    )
+    return query
+
+
+def _first_page_params(scope: Scope, limit: int) -> dict[str, Any]:
+    return {"account": scope.account, "live": scope.livemode, "limit": limit + 1}
+
+
+def _first_page(session: Executor, table: Table, row: type[R], scope: Scope, limit: int) -> Page:
+    rows = _first_page_query(table, row).all(session, _first_page_params(scope, limit))
+    return Page(rows=rows[:limit], has_more=len(rows) > limit)
+
+
+async def find_first_page(
+    db: Lookups, table: Table, row: type[R], scope: Scope, limit: int
+) -> Page[R]:
+    """`page` of a scope with no filter and no cursor, as a statement of its own (no unit of
+    work around it: db.Database.rows)."""
+    rows = await db.rows(_first_page_query(table, row), _first_page_params(scope, limit))
     return Page(rows=rows[:limit], has_more=len(rows) > limit)
 
 

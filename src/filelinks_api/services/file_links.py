@@ -153,12 +153,7 @@ def list_links(
     session: Executor, scope: Scope, params: ListFileLinksParams, *, now: int
 ) -> LinkListView:
     expand = expansions(params.expand, EXPANDABLE, on_list=True)
-    conditions = [
-        *repository.created_filter(file_links, params.created),
-        *repository.expired_filter(params.expired, now),
-    ]
-    if params.file is not None:
-        conditions.append(file_links.c.file == params.file)
+    conditions = _list_conditions(params, now)
     page = list_page(session, file_links, FileLinkRow, scope, conditions, params, kind="file_link")
     files: dict[str, FileRow] = {}
     links: dict[str, Page[FileLinkRow]] = {}
@@ -166,6 +161,33 @@ def list_links(
         files = repository.get_files(session, scope, {row.file for row in page.rows})
         links = repository.links_for_files(session, scope, list(files), EMBEDDED_LINKS)
     return LinkListView(page=page, files=files, file_links=links)
+
+
+async def fetch_list(
+    db: Database, scope: Scope, params: ListFileLinksParams, *, now: int
+) -> LinkListView:
+    """`list_links` as GET /v1/file_links runs it: the first page of the scope's links, with
+    no filter, cursor or expansion, is one statement (Database.rows: on PostgreSQL, outside
+    SQLAlchemy's pool and greenlet); any other page is a read of `list_links`."""
+    if (
+        params.starting_after is None
+        and params.ending_before is None
+        and not expansions(params.expand, EXPANDABLE, on_list=True)
+        and not _list_conditions(params, now)
+    ):
+        page = await repository.find_first_page(db, file_links, FileLinkRow, scope, params.limit)
+        return LinkListView(page=page, files={}, file_links={})
+    return await db.read(list_links, scope, params, now=now)
+
+
+def _list_conditions(params: ListFileLinksParams, now: int) -> list[Any]:
+    conditions = [
+        *repository.created_filter(file_links, params.created),
+        *repository.expired_filter(params.expired, now),
+    ]
+    if params.file is not None:
+        conditions.append(file_links.c.file == params.file)
+    return conditions
 
 
 @dataclass
