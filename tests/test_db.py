@@ -458,6 +458,22 @@ class TestLookup:
         assert found.metadata == {"order": "6735", "note": "ünïcode"}
         assert (elsewhere, missing, unstorable) == (None, None, None)
 
+    def test_finds_a_public_file_as_a_read_does(self, database: Database) -> None:
+        with database.engine.begin() as connection:
+            file, link = insert_file_and_link(connection, {"filename": "été.pdf"}, {})
+
+        async def scenario() -> tuple[object, ...]:
+            found = await repository.find_public_file(database, link.token)
+            read = await database.read(repository.get_public_file, link.token)
+            unknown = await repository.find_public_file(database, "no-such-token")
+            return found, read, unknown
+
+        found, read, unknown = asyncio.run(scenario())
+        assert found == read
+        assert found is not None
+        assert (found.link_expires_at, found.file()) == (link.expires_at, file)
+        assert unknown is None
+
     def test_a_first_page_is_the_page_a_read_finds(self, database: Database) -> None:
         with database.engine.begin() as connection:
             links = [

@@ -127,8 +127,10 @@ def pg(pg_proxy: Proxy, pg_server: Server) -> Iterator[Server]:
     pg_proxy.restore()
 
 
-# a link id that reaches the database (Database.lookup on PostgreSQL), found or not
+# a link id and a public link token that reach the database (Database.lookup on
+# PostgreSQL), found or not
 LINK = "link_1NoSuchLinkIdHereAtAll00"
+TOKEN = "NoSuchTokenHereAtAll0000000000"
 
 
 @needs_postgres
@@ -145,6 +147,9 @@ class TestDatabaseOutage:
             )
             assert_retryable_503(got)
             assert took < TIMEOUT + MARGIN
+            got, took = timed(httpx.get, f"{pg.url}/links/{TOKEN}", timeout=30)
+            assert_retryable_503(got)
+            assert took < TIMEOUT + MARGIN
             got, took = timed(upload, pg, key, **{"Idempotency-Key": secrets.token_hex(8)})
             assert_retryable_503(got)
             assert took < TIMEOUT + MARGIN
@@ -156,6 +161,7 @@ class TestDatabaseOutage:
         calls = [
             lambda: httpx.get(f"{pg.url}/v1/files/{file_id}", headers=auth(key), timeout=30),
             lambda: httpx.get(f"{pg.url}/v1/file_links/{LINK}", headers=auth(key), timeout=30),
+            lambda: httpx.get(f"{pg.url}/links/{TOKEN}", timeout=30),
             lambda: httpx.post(
                 f"{pg.url}/v1/file_links",
                 headers=auth(key, **{"Idempotency-Key": "silent-1"}),

@@ -29,7 +29,7 @@ async def public_link(token: str, request: Request) -> Response:
     if len(token) <= 128:
         await runtime.clocks.refresh()
         # No caller here: expiry follows the clock of the account that owns the link.
-        hit = await runtime.db.read(file_links.public_file, token, now=runtime.clocks.now)
+        hit = await file_links.public_file(runtime.db, token, now=runtime.clocks.now)
         file = hit.file
         if hit.owner is not None and runtime.request_log is not None:
             # logged in the owner's log, expired or not

@@ -102,6 +102,14 @@ def get_public_file(session: Executor, token: str) -> PublicFileRow | None:
     return _GET_PUBLIC_FILE.first(session, {"token": token})
 
 
+async def find_public_file(db: Lookups, token: str) -> PublicFileRow | None:
+    """`get_public_file`, as a statement of its own (no unit of work around it)."""
+    if not _storable(token):
+        return None
+    row: PublicFileRow | None = await db.lookup(_GET_PUBLIC_FILE, {"token": token})
+    return row
+
+
 def update_file_link(session: Executor, seq: int, values: dict[str, Any]) -> FileLinkRow:
     """The updated row (RETURNING: no second query)."""
     return _UPDATE_FILE_LINK.one(session, values, seq)

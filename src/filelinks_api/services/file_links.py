@@ -199,11 +199,12 @@ class PublicHit:
     file: FileRow | None
 
 
-def public_file(session: Executor, token: str, *, now: Callable[[Scope], int]) -> PublicHit:
-    """The file behind a public link token, unless the link (or its file) has expired.
+async def public_file(db: Database, token: str, *, now: Callable[[Scope], int]) -> PublicHit:
+    """The file behind a public link token, unless the link (or its file) has expired: one
+    lookup (Database.lookup: on PostgreSQL, outside SQLAlchemy's pool and greenlet).
 
     `now` gives the time of the account owning the link (its test clock may be moved)."""
-    found = repository.get_public_file(session, token)
+    found = await repository.find_public_file(db, token)
     if found is None:
         return PublicHit(None, None)
     owner = Scope(found.account, found.livemode)
