@@ -504,6 +504,35 @@ class TestLookup:
         assert rest.rows == [links[0], links[2], links[1]]
         assert not rest.has_more
 
+    def test_a_file_and_its_links_are_what_a_read_finds(self, database: Database) -> None:
+        with database.engine.begin() as connection:
+            file, first = insert_file_and_link(connection, {}, {"created": 1_800_000_002})
+            values = {name: value for name, value in first._asdict().items() if name != "seq"}
+            others = [
+                repository.insert_file_link(
+                    connection, {**values, "id": link_id, "token": token, "created": created}
+                )
+                for created, link_id, token in (
+                    (1_800_000_009, "link_Newest", "tok_newest"),
+                    (1_800_000_001, "link_Oldest", "tok_oldest"),
+                )
+            ]
+        scope = Scope(file.account, file.livemode)
+
+        async def scenario() -> tuple[object, ...]:
+            found = await repository.find_file(database, scope, file.id)
+            page = await repository.find_links_of_file(database, scope, file.id, 2)
+            read = await database.read(repository.links_for_files, scope, [file.id], 2)
+            none = await repository.find_links_of_file(database, scope, "file_NoLinks", 2)
+            return found, page, read[file.id], none
+
+        found, page, read, none = asyncio.run(scenario())
+        assert found == file
+        assert page == read
+        assert page.rows == [others[0], first]  # newest first
+        assert page.has_more
+        assert none == Page(rows=[], has_more=False)
+
 
 def _lookup_of(database: Database, link: FileLinkRow) -> Any:
     return repository.find_file_link(database, Scope(link.account, link.livemode), link.id)

@@ -1,6 +1,7 @@
 """PostgreSQL on psycopg's own AsyncConnection, outside SQLAlchemy's pool and greenlet, for
-work that is one statement: the hot path's one-row reads (`Database.lookup`) and the request
-log's batches (log_database.PostgresInserts).
+work that is one statement: the hot path's reads (`Database.lookup`, `Database.rows`: a
+retrieve, a public link, a plain first page) and the request log's batches
+(log_database.PostgresInserts).
 
 A unit of work through `Database.read` on PostgreSQL pays for a task, a greenlet, a pool
 checkout and return, and SQLAlchemy's adapted cursor around its statement. Measured

@@ -44,7 +44,7 @@ async def retrieve_file(
     file_id: str, call: Annotated[Call[RetrieveParams], Depends(call_of(RetrieveParams))]
 ) -> Response:
     file_id = path_id(file_id)
-    view = await call.db.read(files.retrieve, call.scope, file_id, call.params.expand)
+    view = await files.fetch(call.db, call.scope, file_id, call.params.expand)
     return StripeJSON(render_file(view.file, view.links, now=call.now, base_url=call.base_url))
 
 

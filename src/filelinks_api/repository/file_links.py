@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    Integer,
     bindparam,
     func,
     or_,
@@ -33,6 +34,7 @@ from filelinks_api.repository.fast import (
     _Lookup,
     _lookup,
     _Returning,
+    _Rows,
 )
 from filelinks_api.repository.paging import page
 
@@ -65,6 +67,17 @@ _GET_PUBLIC_FILE = _Lookup(
     .select_from(file_links.join(files, files.c.id == file_links.c.file))
     .where(file_links.c.token == bindparam("token")),
     PublicFileRow,
+)
+_LINKS_OF_FILE = _Rows(
+    select(file_links)
+    .where(
+        file_links.c.account == bindparam("account"),
+        file_links.c.livemode == bindparam("live"),
+        file_links.c.file == bindparam("file"),
+    )
+    .order_by(file_links.c.created.desc(), file_links.c.seq.desc())
+    .limit(bindparam("limit", type_=Integer)),
+    FileLinkRow,
 )
 _INSERT_FILE_LINK = _Returning(file_links, FileLinkRow)
 _UPDATE_FILE_LINK = _Returning(file_links, FileLinkRow, update_by_seq=True)
@@ -122,6 +135,18 @@ def expired_filter(expired: bool | None, now: int) -> list[Any]:
     if expired:
         return [column.is_not(None), column <= now]
     return [or_(column.is_(None), column > now)]
+
+
+async def find_links_of_file(
+    db: Lookups, scope: Scope, file_id: str, limit: int
+) -> Page[FileLinkRow]:
+    """`links_for_files` of one file, as a statement of its own (no unit of work around it):
+    the same page, newest first."""
+    rows: list[FileLinkRow] = await db.rows(
+        _LINKS_OF_FILE,
+        {"account": scope.account, "live": scope.livemode, "file": file_id, "limit": limit + 1},
+    )
+    return Page(rows=rows[:limit], has_more=len(rows) > limit)
 
 
 def links_for_files(

@@ -15,11 +15,12 @@ from filelinks_api.models import (
 )
 from filelinks_api.repository.base import (
     Executor,
+    Lookups,
     Scope,
     _scoped,
     _storable,
 )
-from filelinks_api.repository.fast import _by_scope_and, _lookup, _Returning
+from filelinks_api.repository.fast import _by_scope_and, _by_scope_params, _lookup, _Returning
 
 _GET_FILE = _by_scope_and(files, "id", FileRow)
 _INSERT_FILE = _Returning(files, FileRow)
@@ -37,6 +38,14 @@ def get_file(session: Executor, scope: Scope, file_id: str) -> FileRow | None:
     if not _storable(file_id):
         return None
     return _lookup(session, _GET_FILE, scope, file_id)
+
+
+async def find_file(db: Lookups, scope: Scope, file_id: str) -> FileRow | None:
+    """`get_file`, as a statement of its own (no unit of work around it)."""
+    if not _storable(file_id):
+        return None
+    row: FileRow | None = await db.lookup(_GET_FILE, _by_scope_params(scope, file_id))
+    return row
 
 
 def get_files(session: Executor, scope: Scope, file_ids: set[str]) -> dict[str, FileRow]:

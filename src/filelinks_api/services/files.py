@@ -17,7 +17,7 @@ import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from filelinks_api import ids, repository
 from filelinks_api.clock import expired
@@ -39,6 +39,9 @@ from filelinks_api.services.pager import list_page
 from filelinks_api.storage import StagedFile, Storage
 from filelinks_api.wire.params import expansions
 from filelinks_api.wire.request import uploaded_by_platform
+
+if TYPE_CHECKING:
+    from filelinks_api.db import Database
 
 EXPANDABLE: Mapping[str, Any] = {"links": {}}
 
@@ -181,6 +184,19 @@ def upload_limit(fields: Mapping[str, str], cap: int) -> int:
 def retrieve(session: Executor, scope: Scope, file_id: str, expand: list[str]) -> FileView:
     expansions(expand, EXPANDABLE, on_list=False)
     return _view(session, scope, _get(session, scope, file_id))
+
+
+async def fetch(db: Database, scope: Scope, file_id: str, expand: list[str]) -> FileView:
+    """`retrieve` as GET /v1/files/{id} runs it: the file and its first page of links, two
+    statements of their own (Database.lookup and .rows: on PostgreSQL, outside SQLAlchemy's
+    pool and greenlet; each statement its own snapshot, as in a read, which runs in
+    autocommit); a file not found (whose error says why) is a read of `retrieve`."""
+    expansions(expand, EXPANDABLE, on_list=False)
+    file = await repository.find_file(db, scope, file_id)
+    if file is None:
+        return await db.read(retrieve, scope, file_id, expand)
+    links = await repository.find_links_of_file(db, scope, file.id, file_links.EMBEDDED_LINKS)
+    return FileView(file=file, links=links)
 
 
 @dataclass
