@@ -449,7 +449,7 @@ class TestLookup:
                 database, Scope("acct_other", True), link.id
             )
             missing = await repository.find_file_link(database, scope, "link_NoSuchLink000000000")
-            unstorable = await repository.find_file_link(database, scope, "x" * 5000)
+            unstorable = await repository.find_file_link(database, scope, "link_\x00x")
             return found, read, elsewhere, missing, unstorable
 
         found, read, elsewhere, missing, unstorable = asyncio.run(scenario())

@@ -55,6 +55,12 @@ _POOL: dict[str, Any] = {"pool_size": 8, "max_overflow": 8, "pool_timeout": 10}
 # opened and closed per use, and that churn cost more than a short wait for a pooled one
 # (measured: 2,049 req/s with 4 + 6 against 4,096 with 16 + 0, retrieve, 2 workers).
 _ASYNC_POOL: dict[str, Any] = {"pool_size": 8, "max_overflow": 0, "pool_timeout": 10}
+# A worker's 8 read connections are split: 4 for one-statement reads on psycopg's own
+# connections (Database.lookup and .rows: a retrieve, a public link, a plain first page), 4
+# for the other reads through SQLAlchemy. 8 + 8 on top of the writes' 8 ran a PostgreSQL with
+# the default 100 connections out of them under the test suite's servers.
+DIRECT_READS = 4
+_ASYNC_READ_POOL: dict[str, Any] = {**_ASYNC_POOL, "pool_size": 8 - DIRECT_READS}
 # metadata columns: orjson instead of the stdlib (json.loads was 11% of a 100-link page)
 _JSON: dict[str, Any] = {
     "json_serializer": lambda value: orjson.dumps(value).decode(),
@@ -102,7 +108,7 @@ def create_async_db_engine(
     """PostgreSQL through psycopg's AsyncConnection; reads in autocommit (no BEGIN and
     ROLLBACK round trips)."""
     isolation = {"isolation_level": "AUTOCOMMIT"} if reads else {}
-    pool = {**_ASYNC_POOL, "pool_timeout": connect_timeout}
+    pool = {**(_ASYNC_READ_POOL if reads else _ASYNC_POOL), "pool_timeout": connect_timeout}
     engine = create_async_engine(
         url, connect_args=_pg_connect_args(connect_timeout), **pool, **_JSON, **isolation
     )
@@ -264,7 +270,9 @@ class Database:
             reads = create_async_db_engine(url, connect_timeout=connect_timeout, reads=True)
             writes = create_async_db_engine(url, connect_timeout=connect_timeout)
             self._async = (reads, writes)
-            self._direct = DirectReads(url, timeout=self.timeout, connect_args=self.connect_args)
+            self._direct = DirectReads(
+                url, timeout=self.timeout, connect_args=self.connect_args, size=DIRECT_READS
+            )
             # The greenlet runs the synchronous API; its driver calls are awaited underneath.
             self._read, self._write = reads.sync_engine, writes.sync_engine
 
