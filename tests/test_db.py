@@ -17,10 +17,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import OperationalError
 
-from filelinks_api import repository
+from filelinks_api import pg_direct, repository
 from filelinks_api.app import create_app
 from filelinks_api.config import Settings
 from filelinks_api.db import Database, migrate, sqlite_path
@@ -600,7 +601,10 @@ class TestDirectReadsOnPostgres:
 
         async def scenario() -> tuple[int, float]:
             task = asyncio.ensure_future(direct.run(slow))
-            await asyncio.sleep(0.3)
+            deadline = time.monotonic() + 5
+            while not (used and used[0].info.transaction_status == TransactionStatus.ACTIVE):
+                assert time.monotonic() < deadline, "the statement never started"
+                await asyncio.sleep(0.005)  # a poll with a deadline: the query is at the server
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
@@ -608,7 +612,7 @@ class TestDirectReadsOnPostgres:
             started = time.monotonic()
             await direct.run(lambda connection: connection.execute("SELECT 1"))
             took = time.monotonic() - started
-            await asyncio.sleep(0.2)  # the dropped one closes in the background
+            await asyncio.gather(*pg_direct._closing)  # the dropped one, closed in the background
             await direct.close()
             return idle, took
 
