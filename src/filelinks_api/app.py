@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,7 +21,8 @@ from filelinks_api.api.route import add_routes
 from filelinks_api.clock import Clock, SystemClock
 from filelinks_api.config import Settings, load_settings
 from filelinks_api.db import Database
-from filelinks_api.log_database import direct_inserts, open_log_database
+from filelinks_api.log_database import direct_inserts, log_file, open_log_database, writers_dir
+from filelinks_api.log_marks import LogMarks
 from filelinks_api.repository import Scope
 from filelinks_api.schemas import ERROR_RESPONSES
 from filelinks_api.services import controls
@@ -72,6 +74,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await storage.prepare()
         await clocks.start()
+        if marks_dir is not None and runtime.request_log is not None:
+            # a log file of its own, on this host: answers do not wait for their entries
+            runtime.request_log.marks = LogMarks(marks_dir)
         if housekeeping:
             pruner.start()
         yield
@@ -116,11 +121,21 @@ def create_app(
     clocks = ClockBook(clock or SystemClock(), sync, load_clocks)
     runtime = app.state.runtime = Runtime(settings, db, storage, clocks, log_db)
     direct = None
+    marks_dir: Path | None = None
     if settings.emulator_controls and settings.request_log:
         # the log writer's inserts on a connection of its own; an app given its database (a
         # test's, whose requests may share the test's session) writes them the plain way
         direct = direct_inserts(log_db) if database is None else None
-        runtime.request_log = LogWriter(runtime, keep=settings.request_log_limit, direct=direct)
+        # a serving process whose log has a file of its own (SQLite): log queries settle
+        log_path = log_file(db.url) if database is None and log_db is not db else None
+        marks_dir = writers_dir(log_path) if log_path is not None else None
+        runtime.request_log = LogWriter(
+            runtime,
+            keep=settings.request_log_limit,
+            direct=direct,
+            # the batch being written and the next, each waiting at most for the file's lock
+            settle_timeout=2 * log_db.write_timeout,
+        )
         # inside StripeMiddleware (added next): it sees the request id and the final answer
         app.add_middleware(RequestLogMiddleware, writer=runtime.request_log)
     if settings.emulator_controls:

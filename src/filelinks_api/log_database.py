@@ -56,6 +56,12 @@ def log_file(database_url: str) -> Path | None:
     return path.with_name(f"{path.stem}.requests{path.suffix or '.db'}")
 
 
+def writers_dir(log_path: Path) -> Path:
+    """Where the processes writing the log file `log_path` keep their counters
+    (log_marks.py)."""
+    return log_path.with_name(f"{log_path.stem}.writers")
+
+
 def open_log_database(
     database: Database, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
 ) -> Database:

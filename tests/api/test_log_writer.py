@@ -1,13 +1,18 @@
-"""api/request_log.LogWriter: an entry's request waits for its commit, never for a prune."""
+"""api/request_log.LogWriter: an entry's request waits for its commit (or, with marks, a log
+query waits for it), never for a prune."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from filelinks_api.api import request_log
 from filelinks_api.api.request_log import LogWriter
+from filelinks_api.failures import WriteLockTimeout
+from filelinks_api.log_marks import LogMarks
 from filelinks_api.repository import Scope
 
 SCOPE = Scope("acct_writer", False)
@@ -110,5 +115,110 @@ def test_closing_the_writer_stops_a_prune_in_progress() -> None:
         # close() returned once the prune task had ended: cancelled, never let go
         assert db.pruned == []
         assert not db.done.is_set()
+
+    asyncio.run(scenario())
+
+
+class HeldInserts:
+    """A log database whose inserts wait to be let go; or fail, as a locked file does."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.inserted: list[str] = []
+        self.let_go = asyncio.Event()
+        self.fail = fail
+
+    async def append(self, work: Any, entries: list[dict[str, Any]]) -> None:
+        await self.let_go.wait()
+        if self.fail:
+            raise WriteLockTimeout("waited for the request log's file")
+        self.inserted += [entry["id"] for entry in entries]
+
+
+def test_with_marks_an_answer_does_not_wait_for_its_entry_a_log_query_does(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        db = HeldInserts()
+        writer = LogWriter(Runtime(db), keep=100, marks=LogMarks(tmp_path))  # type: ignore[arg-type]
+        # handed in at once, the insert still held
+        for n in range(3):
+            await asyncio.wait_for(writer.record({"id": f"req_{n}"}, SCOPE), 0.5)
+        assert db.inserted == []
+        query = asyncio.ensure_future(writer.settle())
+        await asyncio.sleep(0.05)
+        assert not query.done()  # waits for the three
+        db.let_go.set()
+        await asyncio.wait_for(query, 1)
+        assert db.inserted == ["req_0", "req_1", "req_2"]
+        await writer.close()
+        assert list(tmp_path.iterdir()) == []
+
+    asyncio.run(scenario())
+
+
+def test_without_marks_an_answer_waits_for_its_entry(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        db = HeldInserts()
+        writer = LogWriter(Runtime(db), keep=100)  # type: ignore[arg-type]
+        recorded = asyncio.ensure_future(writer.record({"id": "req_0"}, SCOPE))
+        await asyncio.sleep(0.05)
+        assert not recorded.done()
+        db.let_go.set()
+        await asyncio.wait_for(recorded, 1)
+        assert db.inserted == ["req_0"]
+
+    asyncio.run(scenario())
+
+
+def test_a_full_backlog_makes_answers_wait_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(request_log, "BACKLOG_LIMIT", 3)
+
+    async def scenario() -> None:
+        db = HeldInserts()
+        writer = LogWriter(Runtime(db), keep=100, marks=LogMarks(tmp_path))  # type: ignore[arg-type]
+        await writer.record({"id": "req_0"}, SCOPE)  # the batch being written (held)
+        for n in range(1, 4):
+            await asyncio.wait_for(writer.record({"id": f"req_{n}"}, SCOPE), 0.5)
+        fourth = asyncio.ensure_future(writer.record({"id": "req_4"}, SCOPE))
+        await asyncio.sleep(0.05)
+        assert not fourth.done()  # three unwritten behind the held batch: this one waits
+        db.let_go.set()
+        await asyncio.wait_for(fourth, 1)
+        assert db.inserted == [f"req_{n}" for n in range(5)]
+        await writer.close()
+
+    asyncio.run(scenario())
+
+
+def test_entries_that_could_not_be_written_settle_too(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        db = HeldInserts(fail=True)
+        writer = LogWriter(Runtime(db), keep=100, marks=LogMarks(tmp_path))  # type: ignore[arg-type]
+        await writer.record({"id": "req_0"}, SCOPE)
+        query = asyncio.ensure_future(writer.settle())
+        await asyncio.sleep(0.05)
+        assert not query.done()
+        db.let_go.set()  # the insert fails: the entry is given up, and counted as settled
+        await asyncio.wait_for(query, 1)
+        assert db.inserted == []
+        await writer.close()
+
+    asyncio.run(scenario())
+
+
+def test_closing_writes_the_entries_handed_in(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        db = HeldInserts()
+        writer = LogWriter(Runtime(db), keep=100, marks=LogMarks(tmp_path))  # type: ignore[arg-type]
+        for n in range(3):
+            await writer.record({"id": f"req_{n}"}, SCOPE)
+        closing = asyncio.ensure_future(writer.close())
+        await asyncio.sleep(0.05)
+        assert not closing.done()  # waits for them
+        db.let_go.set()
+        await asyncio.wait_for(closing, 1)
+        assert db.inserted == ["req_0", "req_1", "req_2"]
 
     asyncio.run(scenario())

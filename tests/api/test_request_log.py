@@ -323,8 +323,9 @@ def file_id_and_link(client) -> tuple[str, dict]:
 
 
 def test_the_entry_has_committed_when_the_response_starts(settings, database, clock, api_key):
-    """Read-your-requests: at the moment the last byte of a response goes out, another
-    connection (another worker, another replica) already finds its entry. A response whose
+    """Read-your-requests without marks (PostgreSQL's way; an app given its database has
+    none): at the moment the last byte of a response goes out, another connection (another
+    worker, another replica) already finds its entry. A response whose
     body is one message is held whole, status line included, so that the client gets it in
     one piece (sent apart, the two pieces cost a log-on retrieve a tenth of its throughput)."""
     app = create_app(settings, clock=clock, database=database)  # its own Database: real commits

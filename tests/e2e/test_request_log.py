@@ -103,3 +103,53 @@ def test_reads_are_answered_while_another_process_holds_the_write_lock(tmp_path)
             f"{server.url}/_emulator/requests", params={"limit": 100}, headers=auth
         ).json()["data"]
         assert {rid for _, rid in answers} <= {entry["id"] for entry in logged}
+
+
+def test_answers_do_not_wait_for_a_locked_log_and_a_log_query_waits_for_their_entries(tmp_path):
+    """Two workers on SQLite: another process holds the request log's own file locked for
+    1.5 s. GETs through either worker are answered at once (their entries are handed to the
+    writers, log_marks.py); a log query made while the lock is held waits for the writers,
+    and finds every one of them."""
+    with server_on("sqlite", tmp_path / "data", workers=2) as server:
+        key = new_key()
+        auth = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=server.url, headers=auth) as http:
+            assert http.get("/v1/file_links").status_code == 200  # warm: the key, the pools
+        # both workers keep their counters beside the log (the second may still be starting)
+        writers = server.data_dir / "filelinks.requests.writers"
+        deadline = time.monotonic() + 30
+        while len(list(writers.glob("*.marks"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(list(writers.glob("*.marks"))) == 2
+        fresh = httpx.Client(headers=auth, limits=httpx.Limits(max_keepalive_connections=0))
+        holder = sqlite3.connect(server.data_dir / "filelinks.requests.db", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        held_since = time.monotonic()
+        answers: list[tuple[float, str]] = []
+        try:
+            for _ in range(6):
+                started = time.monotonic()
+                got = fresh.get(f"{server.url}/v1/file_links")
+                assert got.status_code == 200
+                answers.append((time.monotonic() - started, got.headers["Request-Id"]))
+
+            def ask() -> tuple[httpx.Response, float]:
+                got = fresh.get(f"{server.url}/_emulator/requests", params={"limit": 100})
+                return got, time.monotonic()
+
+            with ThreadPoolExecutor(1) as pool:
+                query = pool.submit(ask)
+                held_for = 1.5 - (time.monotonic() - held_since)
+                assert held_for > 0.5  # the query is made well before the lock goes
+                time.sleep(held_for)
+                released_at = time.monotonic()
+                holder.rollback()
+                logged, answered_at = query.result(timeout=30)
+        finally:
+            holder.close()
+            fresh.close()
+        slowest = max(elapsed for elapsed, _ in answers)
+        assert slowest < 0.1, f"an answer waited {slowest:.3f} s for the locked log"
+        assert logged.status_code == 200
+        assert answered_at >= released_at  # once the entries were written, not before
+        assert {rid for _, rid in answers} <= {entry["id"] for entry in logged.json()["data"]}

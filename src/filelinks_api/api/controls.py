@@ -55,7 +55,7 @@ async def reset_data(call: Annotated[Call[NoParams], Depends(call_of(NoParams))]
     log, and put its clock back to real time."""
     clocks = call.runtime.clocks
     file_ids, clock_reset = await call.db.write(controls.reset_data, clocks, call.scope)
-    await call.runtime.log_db.write(request_log.clear, call.scope)  # a database of its own
+    await call.runtime.write_log(request_log.clear, call.scope)  # a database of its own
     if clock_reset:
         await clocks.changed(call.scope, None)
     await controls.remove_bytes(call.runtime.storage, file_ids)
@@ -83,7 +83,7 @@ async def list_requests(
     hit on the caller's public link URLs, with what was sent and what came back. Filters:
     `method`, `path` (a prefix), `status` (404, or a class: 4xx), `idempotency_key`,
     `created`."""
-    page = await call.runtime.log_db.read(request_log.list_entries, call.scope, call.params)
+    page = await call.runtime.read_log(request_log.list_entries, call.scope, call.params)
     data = [render_request_log(entry) for entry in page.rows]
     return StripeJSON(list_envelope(data, has_more=page.has_more, url="/_emulator/requests"))
 
@@ -93,12 +93,12 @@ async def get_request(
     request_id: str, call: Annotated[Call[NoParams], Depends(call_of(NoParams))]
 ) -> Response:
     """One entry of the caller's request log, by the request's `Request-Id`."""
-    entry = await call.runtime.log_db.read(request_log.get_entry, call.scope, request_id)
+    entry = await call.runtime.read_log(request_log.get_entry, call.scope, request_id)
     return StripeJSON(render_request_log(entry))
 
 
 @router.delete("/requests")
 async def clear_requests(call: Annotated[Call[NoParams], Depends(call_of(NoParams))]) -> Response:
     """Empty the caller's request log."""
-    removed = await call.runtime.log_db.write(request_log.clear, call.scope)
+    removed = await call.runtime.write_log(request_log.clear, call.scope)
     return StripeJSON({"deleted": True, "requests": removed})

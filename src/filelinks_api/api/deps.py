@@ -19,7 +19,7 @@ from filelinks_api.api import injection
 from filelinks_api.api.request_log import LogContext, LogWriter
 from filelinks_api.clock import today
 from filelinks_api.config import Settings
-from filelinks_api.db import Database
+from filelinks_api.db import Database, P, T, Work
 from filelinks_api.repository import Scope
 from filelinks_api.services import files, idempotency
 from filelinks_api.services.controls import ClockBook
@@ -47,6 +47,20 @@ class Runtime:
     def of(cls, request: Request) -> Runtime:
         runtime: Runtime = request.app.state.runtime
         return runtime
+
+    async def read_log(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """A read of the request log that finds every request answered before it
+        (LogWriter.settle), as any read of the log must."""
+        if self.request_log is not None:
+            await self.request_log.settle()
+        return await self.log_db.read(work, *args, **kwargs)
+
+    async def write_log(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """A change to the request log (clearing it) that reaches every request answered
+        before it, as `read_log`."""
+        if self.request_log is not None:
+            await self.request_log.settle()
+        return await self.log_db.write(work, *args, **kwargs)
 
 
 _P = TypeVar("_P", bound=StripeParams)

@@ -1,11 +1,18 @@
 """Recording the request log: a pure ASGI middleware around the routes, and a per-process
 writer that commits entries in batches.
 
-Read-your-requests: the last body message of a logged response (and, when the body is one
-message, the response's start with it) is held back until its entry has committed, so once a
-client has its response, any log query that starts afterwards (on any worker or replica)
-finds it. Batching keeps that cheap: every entry that arrives while a
-batch commits goes into the next batch, one transaction for all of them.
+Read-your-requests (once a client has its response, any log query that starts afterwards, on
+any worker or replica, finds its entry) is kept one of two ways:
+
+- the log in a file of its own, on one host (SQLite, log_database.py): a response goes out as
+  soon as its entry is handed to the writer, and a log query first waits for every entry
+  handed to any worker before it to settle (log_marks.py, `LogWriter.settle`);
+- the log in the service's database (PostgreSQL, whose replicas share no host): the last body
+  message of a logged response (and, when the body is one message, the response's start with
+  it) is held back until its entry has committed.
+
+Either way entries commit in batches: every entry that arrives while a batch commits goes
+into the next batch, one transaction for all of them.
 
 What is logged: authenticated `/v1/...` requests (any status), in the caller's scope, and
 public link hits, in the link owner's scope. What tells the middleware the scope is a
@@ -26,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from filelinks_api import failures, metrics
+from filelinks_api import failures, log_marks, metrics
 from filelinks_api.failures import Kind
 from filelinks_api.repository import Scope as AccountScope
 from filelinks_api.services import request_log
@@ -34,10 +41,14 @@ from filelinks_api.services import request_log
 if TYPE_CHECKING:
     from filelinks_api.db import Database
     from filelinks_api.log_database import DirectInserts
+    from filelinks_api.log_marks import LogMarks
 
 log = logging.getLogger("filelinks_api.error")
 
 RESPONSE_LIMIT = 64 * 1024  # bytes of a response body kept; beyond, it is cut
+# Entries a writer with marks may hold unwritten before requests wait for theirs again (a log
+# file locked for long by another program): at most a few MB of responses in memory.
+BACKLOG_LIMIT = 256
 LOGGED_PREFIXES = ("/v1/", "/links/")
 
 
@@ -72,12 +83,21 @@ class LogWriter:
     """
 
     def __init__(
-        self, runtime: HasDatabase, keep: int, direct: DirectInserts | None = None
+        self,
+        runtime: HasDatabase,
+        keep: int,
+        direct: DirectInserts | None = None,
+        marks: LogMarks | None = None,
+        settle_timeout: float = 10.0,
     ) -> None:
         self.runtime = runtime  # its log_db is looked up at each flush (tests swap it)
         self.keep = keep
         # the inserts on a connection of the writer's own (log_database.DirectInserts)
         self.direct = direct
+        # With marks (a log file on one host, log_marks.py), a request does not wait for its
+        # entry: log queries wait instead (`settle`), at most `settle_timeout` seconds.
+        self.marks = marks
+        self.settle_timeout = settle_timeout
         self._every = request_log.prune_every(keep)
         self._since_prune: Counter[AccountScope] = Counter()
         self._pending = _Pending()
@@ -97,6 +117,28 @@ class LogWriter:
         """Write the entry with the next batch, without waiting for it."""
         self._enqueue(entry, scope, None)
 
+    async def record(self, entry: dict[str, Any], scope: AccountScope) -> None:
+        """A logged request's entry, before its answer goes out: with marks, handed in (a log
+        query waits for it), unless the backlog is full; without, committed."""
+        if self.marks is not None and len(self._pending.entries) < BACKLOG_LIMIT:
+            self.add_later(entry, scope)
+        else:
+            await self.add(entry, scope)
+
+    async def settle(self) -> None:
+        """Before a log query: every entry handed to any worker's writer before the call is
+        written or given up (with marks; without, a request's entry committed before its
+        answer went out). A wait longer than `settle_timeout` (a writer stuck beyond its own
+        write timeout) is logged, and the query goes on."""
+        if self.marks is None:
+            return
+        if not await log_marks.settle(self.marks.path.parent, self.settle_timeout):
+            log.warning(
+                "the request log's writers did not settle within %g s: a log query may miss"
+                " the newest entries",
+                self.settle_timeout,
+            )
+
     def _enqueue(
         self, entry: dict[str, Any], scope: AccountScope, committed: asyncio.Future[None] | None
     ) -> None:
@@ -104,6 +146,8 @@ class LogWriter:
         pending.entries.append(entry)
         pending.scopes.append(scope)
         pending.waiters.append(committed)
+        if self.marks is not None:
+            self.marks.handed()
         if self._flushing is None:
             self._flushing = asyncio.get_running_loop().create_task(self._flush())
 
@@ -118,6 +162,8 @@ class LogWriter:
                     if not isinstance(exc, Exception):
                         raise
                     return  # logged; the next entry starts a new flush
+                if self.marks is not None:
+                    self.marks.settled(len(batch.entries))
                 for waiter, failure in zip(batch.waiters, outcomes, strict=True):
                     if waiter is None or waiter.done():
                         continue
@@ -135,6 +181,8 @@ class LogWriter:
         lost, self._pending = [batch, self._pending], _Pending()
         count = sum(len(each.entries) for each in lost)
         metrics.REQUEST_LOG_ENTRIES.labels("dropped").inc(count)
+        if self.marks is not None:
+            self.marks.settled(count)
         if not isinstance(exc, asyncio.CancelledError):
             log.error("%d request log entries could not be written", count, exc_info=exc)
         for each in lost:
@@ -143,11 +191,20 @@ class LogWriter:
                     waiter.set_exception(RuntimeError("the request log writer failed"))
 
     async def close(self) -> None:
-        """Stop a prune in progress (the service is stopping: the next start prunes)."""
+        """The service is stopping: write the entries handed in (at most `settle_timeout`
+        seconds), and stop a prune in progress (the next start prunes)."""
+        flushing = self._flushing
+        if flushing is not None:
+            await asyncio.wait([flushing], timeout=self.settle_timeout)
+            if not flushing.done():  # its entries are given up (counted, logged)
+                flushing.cancel()
+                await asyncio.gather(flushing, return_exceptions=True)
         pruning = self._pruning
         if pruning is not None:
             pruning.cancel()
             await asyncio.gather(pruning, return_exceptions=True)
+        if self.marks is not None:
+            self.marks.close()
 
     def _count_for_pruning(self, scopes: list[AccountScope]) -> None:
         """A scope that has had `prune_every` more entries is pruned by a task of its own,
@@ -272,7 +329,7 @@ class RequestLogMiddleware:
             self.writer.add_later(entry, context.scope)
             return
         try:
-            await self.writer.add(entry, context.scope)
+            await self.writer.record(entry, context.scope)
         except Exception:  # counted and logged by the writer; the answer still goes out
             pass
 

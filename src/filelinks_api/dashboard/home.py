@@ -63,7 +63,7 @@ def overview(session: Executor, scope: Scope, *, now: int) -> Overview:
 async def home(viewer: Annotated[Viewer, Depends(signed_in)]) -> Response:
     seen = await viewer.runtime.db.read(overview, viewer.scope, now=viewer.now)
     # the request log is a database of its own (log_database.py)
-    logged = await viewer.runtime.log_db.read(request_log.list_entries, viewer.scope, LAST_REQUESTS)
+    logged = await viewer.runtime.read_log(request_log.list_entries, viewer.scope, LAST_REQUESTS)
     requests: list[RequestLogRow] = list(logged.rows)
     errors = [entry for entry in requests if entry.status >= 400]
     listed = seen.files

@@ -38,7 +38,7 @@ async def logs(viewer: Annotated[Viewer, Depends(signed_in)]) -> Response:
     }
     try:
         params = parse(ListRequestLogParams, {"limit": str(PAGE_SIZE), **values})
-        found = await viewer.runtime.log_db.read(request_log.list_entries, viewer.scope, params)
+        found = await viewer.runtime.read_log(request_log.list_entries, viewer.scope, params)
     except StripeError as error:  # a bad filter: the page, with the API's message
         return viewer.page("logs.html", status=error.status, error=error, **context)
     newer, older = pages(list(found.rows), found.has_more, params)
@@ -48,7 +48,7 @@ async def logs(viewer: Annotated[Viewer, Depends(signed_in)]) -> Response:
 
 @router.get("/dashboard/logs/{request_id}")
 async def log_entry(request_id: str, viewer: Annotated[Viewer, Depends(signed_in)]) -> Response:
-    entry = await viewer.runtime.log_db.read(request_log.get_entry, viewer.scope, request_id)
+    entry = await viewer.runtime.read_log(request_log.get_entry, viewer.scope, request_id)
     shown = render_request_log(entry)
     response = shown["response"]
     truncated = isinstance(response, dict) and response.get("truncated") is True
