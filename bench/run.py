@@ -407,12 +407,24 @@ def comparison(rows: list[Row], trees: list[Tree]) -> str:
     for r in rows:
         if r.service == other:
             others.setdefault((r.db, r.workers, r.conns, r.scenario), []).append(r)
+    # each pair's ratios (req/s, req/s to the floors, CPU), by scenario, for --rounds
+    ratios: dict[tuple[str, int, int, str], list[tuple[float, float | None, float | None]]] = {}
     for a in (r for r in rows if r.service == current):
         # paired in run order (a scenario listed twice gives two pairs)
-        pending = others.get((a.db, a.workers, a.conns, a.scenario))
+        key = (a.db, a.workers, a.conns, a.scenario)
+        pending = others.get(key)
         b = pending.pop(0) if pending else None
         if b is None or not b.rps:
             continue
+        ratios.setdefault(key, []).append(
+            (
+                a.rps / b.rps,
+                (a.rps / a.floor_rps) / (b.rps / b.floor_rps)
+                if a.floor_rps and b.floor_rps
+                else None,
+                b.cpu_us / a.cpu_us if a.cpu_us else None,
+            )
+        )
         by_floor = (
             quotient(a.rps / a.floor_rps, b.rps / b.floor_rps, 2)
             if a.floor_rps and b.floor_rps
@@ -429,77 +441,120 @@ def comparison(rows: list[Row], trees: list[Tree]) -> str:
             f" | {b.p99_ms:.2f} | {a.p99_ms:.2f} | {b.cpu_us:.0f} | {a.cpu_us:.0f}"
             f" | {quotient(b.cpu_us, a.cpu_us, 2)} | {b.busiest:.0%}, {a.busiest:.0%} |"
         )
+    if any(len(pairs) > 1 for pairs in ratios.values()):
+        lines += [
+            "",
+            f"Medians over the rounds (min–max), {current}/{other}:",
+            "",
+            "| db | workers | conns | scenario | pairs | req/s | × floor | cpu µs/req"
+            f" ({other}/{current}) |",
+            "|" + " --- |" * 8,
+        ]
+        for (db, workers, conns, scenario), pairs in ratios.items():
+            columns = [spread([pair[i] for pair in pairs]) for i in range(3)]
+            lines.append(
+                f"| {db} | {workers} | {conns} | {scenario} | {len(pairs)} | "
+                + " | ".join(columns)
+                + " |"
+            )
     return "\n".join(lines)
 
 
+def spread(values: list[float | None]) -> str:
+    """`median (min–max)` of the values measured."""
+    known = [value for value in values if value is not None]
+    if not known:
+        return ""
+    return f"{statistics.median(known):.2f} ({min(known):.2f}–{max(known):.2f})"
+
+
 def targets(rows: list[Row], trees: list[Tree]) -> str:
-    """Issue 24's targets at --workers 2, 16 connections, where the run measured them."""
+    """Issue 24's targets at --workers 2, 16 connections, where the run measured them; with
+    --rounds, each the median of its rounds' values."""
     out = []
     service = trees[0].label
     log_off = next((t.label for t in trees if t.label == "log-off"), None)
 
-    def find(db: str, scenario: str, label: str = service) -> Row | None:
-        return next(
-            (
-                r
-                for r in rows
-                if (r.db, r.workers, r.conns, r.scenario, r.service) == (db, 2, 16, scenario, label)
-            ),
-            None,
-        )
+    def find(db: str, scenario: str, label: str = service) -> list[Row]:
+        """The scenario's rows, one a round, in run order."""
+        return [
+            r
+            for r in rows
+            if (r.db, r.workers, r.conns, r.scenario, r.service) == (db, 2, 16, scenario, label)
+        ]
 
-    def line(what: str, value: str, met: bool) -> None:
-        out.append(f"- {what}: {value} — {'met' if met else 'MISSED'}")
+    def line(
+        what: str, values: list[float], at_least: float | None, at_most: float | None = None
+    ) -> None:
+        value = statistics.median(values)
+        met = value >= at_least if at_least is not None else value <= (at_most or 0.0)
+        shown = f"{value:.3f}×"
+        if len(values) > 1:
+            shown += f" (median of {', '.join(f'{v:.3f}' for v in values)})"
+        out.append(f"- {what}: {shown} — {'met' if met else 'MISSED'}")
 
     for scenario, minimum in TARGETS.items():
-        row = find("sqlite", scenario)
-        if row is None or not row.floor_rps:
+        found = [row for row in find("sqlite", scenario) if row.floor_rps]
+        if not found:
             continue
-        ratio = row.rps / row.floor_rps
-        line(f"SQLite {scenario} ≥ {minimum}× floor", f"{ratio:.3f}×", ratio >= minimum)
+        line(
+            f"SQLite {scenario} ≥ {minimum}× floor",
+            [row.rps / row.floor_rps for row in found],
+            minimum,
+        )
         if scenario == "retrieve":
-            p99 = row.p99_ms / row.floor_p99_ms
             line(
                 f"SQLite retrieve p99 ≤ {RETRIEVE_P99_MAX:g}× floor p99",
-                f"{p99:.2f}×",
-                p99 <= RETRIEVE_P99_MAX,
+                [row.p99_ms / row.floor_p99_ms for row in found],
+                None,
+                RETRIEVE_P99_MAX,
             )
     for scenario in POSTGRES_SCENARIOS:
-        lite, pg = find("sqlite", scenario), find("postgres", scenario)
-        if lite is None or pg is None or not lite.rps:
+        pairs = [
+            (lite, pg)
+            for lite, pg in zip(find("sqlite", scenario), find("postgres", scenario), strict=False)
+            if lite.rps
+        ]
+        if not pairs:
             continue
         # each against its own bracketing floor, so load changes between the two cancel out
-        if lite.floor_rps and pg.floor_rps:
-            ratio = (pg.rps / pg.floor_rps) / (lite.rps / lite.floor_rps)
-        else:
-            ratio = pg.rps / lite.rps
         line(
             f"PostgreSQL / SQLite {scenario} ≥ {POSTGRES_MIN}×",
-            f"{ratio:.2f}×",
-            ratio >= POSTGRES_MIN,
+            [
+                (pg.rps / pg.floor_rps) / (lite.rps / lite.floor_rps)
+                if lite.floor_rps and pg.floor_rps
+                else pg.rps / lite.rps
+                for lite, pg in pairs
+            ],
+            POSTGRES_MIN,
         )
-        p99 = pg.p99_ms / lite.p99_ms
         line(
             f"PostgreSQL / SQLite {scenario} p99 ≤ {POSTGRES_P99_MAX:g}×",
-            f"{p99:.2f}×",
-            p99 <= POSTGRES_P99_MAX,
+            [pg.p99_ms / lite.p99_ms for lite, pg in pairs],
+            None,
+            POSTGRES_P99_MAX,
         )
     if log_off is not None:
         for db in ("sqlite", "postgres"):
             for scenario in LOG_SCENARIOS:
-                on, off = find(db, scenario), find(db, scenario, log_off)
-                if on is None or off is None or not off.rps:
+                pairs = [
+                    (on, off)
+                    for on, off in zip(
+                        find(db, scenario), find(db, scenario, log_off), strict=False
+                    )
+                    if off.rps
+                ]
+                if not pairs:
                     continue
-                plain = on.rps / off.rps
-                by_floor = (
-                    (on.rps / on.floor_rps) / (off.rps / off.floor_rps)
-                    if on.floor_rps and off.floor_rps
-                    else plain
-                )
                 line(
-                    f"{db} {scenario} log-on / log-off ≥ {LOG_ON_MIN}×",
-                    f"{by_floor:.2f}× to the floors ({plain:.2f}× in req/s)",
-                    by_floor >= LOG_ON_MIN,
+                    f"{db} {scenario} log-on / log-off ≥ {LOG_ON_MIN}× (to the floors)",
+                    [
+                        (on.rps / on.floor_rps) / (off.rps / off.floor_rps)
+                        if on.floor_rps and off.floor_rps
+                        else on.rps / off.rps
+                        for on, off in pairs
+                    ],
+                    LOG_ON_MIN,
                 )
     return "\n".join(out) if out else "(no target was measured: needs --workers 2 --conns 16)"
 
@@ -621,6 +676,14 @@ def main() -> None:
         help="'both' also runs every scenario with contents in S3 (moto's server, started"
         " here) and prints s3 / disk",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run the scenarios N times over, interleaved; with a pair (--compare, 'both'),"
+        " the before/after table ends with the median of each scenario's N ratios",
+    )
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
     preset = PRESETS[args.preset]
@@ -630,6 +693,9 @@ def main() -> None:
     unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    args.scenarios = args.scenarios * args.rounds
     pairs = [
         args.request_log == "both",
         args.metrics == "both",
