@@ -178,15 +178,14 @@ def test_a_full_backlog_makes_answers_wait_again(
     async def scenario() -> None:
         db = HeldInserts()
         writer = LogWriter(Runtime(db), keep=100, marks=LogMarks(tmp_path))  # type: ignore[arg-type]
-        await writer.record({"id": "req_0"}, SCOPE)  # the batch being written (held)
-        for n in range(1, 4):
+        for n in range(3):  # handed in at once: three unwritten
             await asyncio.wait_for(writer.record({"id": f"req_{n}"}, SCOPE), 0.5)
-        fourth = asyncio.ensure_future(writer.record({"id": "req_4"}, SCOPE))
+        fourth = asyncio.ensure_future(writer.record({"id": "req_3"}, SCOPE))
         await asyncio.sleep(0.05)
-        assert not fourth.done()  # three unwritten behind the held batch: this one waits
+        assert not fourth.done()  # the backlog is full: this one waits for its commit
         db.let_go.set()
         await asyncio.wait_for(fourth, 1)
-        assert db.inserted == [f"req_{n}" for n in range(5)]
+        assert db.inserted == [f"req_{n}" for n in range(4)]
         await writer.close()
 
     asyncio.run(scenario())

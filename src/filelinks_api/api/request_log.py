@@ -49,6 +49,10 @@ RESPONSE_LIMIT = 64 * 1024  # bytes of a response body kept; beyond, it is cut
 # Entries a writer with marks may hold unwritten before requests wait for theirs again (a log
 # file locked for long by another program): at most a few MB of responses in memory.
 BACKLOG_LIMIT = 256
+# How long a writer with marks lets a batch gather before it writes: no answer waits for it,
+# and a batch of one entry per transaction made creates and updates 6-10% slower than with
+# answers waiting (SQLite, 2 workers, 16 connections; with 1 ms, 2-3%, retrieve 1.11x).
+GATHER_SECONDS = 0.001
 LOGGED_PREFIXES = ("/v1/", "/links/")
 
 
@@ -153,6 +157,8 @@ class LogWriter:
 
     async def _flush(self) -> None:
         try:
+            if self.marks is not None:
+                await asyncio.sleep(GATHER_SECONDS)
             while self._pending.entries:
                 batch, self._pending = self._pending, _Pending()
                 try:
