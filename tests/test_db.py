@@ -17,6 +17,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from psycopg import sql
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import OperationalError
@@ -535,6 +536,26 @@ class TestLookup:
         assert none == Page(rows=[], has_more=False)
 
 
+def _grow(connection: Connection, link: FileLinkRow, first: int, last: int) -> None:
+    """Links `first` to `last` of `link`'s scope and file."""
+    connection.execute(
+        text(
+            "INSERT INTO file_links (id, account, livemode, created, file, metadata, token)"
+            " SELECT 'link_grown_' || n, :account, :livemode, :created, :file, '{}',"
+            " 'token_grown_' || n FROM generate_series(CAST(:first AS integer),"
+            " CAST(:last AS integer)) AS n"
+        ),
+        {
+            "account": link.account,
+            "livemode": link.livemode,
+            "created": link.created,
+            "file": link.file,
+            "first": first,
+            "last": last,
+        },
+    )
+
+
 def _lookup_of(database: Database, link: FileLinkRow) -> Any:
     return repository.find_file_link(database, Scope(link.account, link.livemode), link.id)
 
@@ -566,6 +587,72 @@ class TestDirectReadsOnPostgres:
         first, again, dead_pid, new_pid = asyncio.run(scenario())
         assert first == again == link
         assert new_pid != dead_pid
+
+    def test_a_lookup_is_planned_for_its_table_as_it_is_never_by_a_cached_generic_plan(
+        self, database: Database
+    ) -> None:
+        """psycopg prepares a statement run 5 times on a connection, and PostgreSQL then may
+        cache one generic plan for it, kept on that connection however the table grows: made
+        while a table had a page or two, a sequential scan (a retrieve took 64 ms at 26,000
+        links in bench/run.py --rounds, 0.1 ms at first). The service's connections plan every
+        execution for the table as it is (plan_cache_mode = force_custom_plan)."""
+        with database.engine.begin() as connection:
+            _, link = insert_file_and_link(connection, {}, {})
+            _grow(connection, link, 1, 20)
+        direct = DirectReads(database.url, timeout=10, connect_args=database.connect_args, size=1)
+        dialect = database._read.dialect
+        params = _by_scope_params(Scope(link.account, link.livemode), link.id)
+
+        async def plans(connection: Any) -> tuple[int, int, str]:
+            for _ in range(20):  # prepared (psycopg, from the 5th), then past 5 custom plans
+                assert await _GET_FILE_LINK.first_direct(connection, dialect, params) == link
+            cursor = await connection.execute(
+                "SELECT name, generic_plans, custom_plans FROM pg_prepared_statements"
+                " WHERE statement LIKE %s",
+                ["SELECT file_links.seq%"],
+            )
+            name, generic, custom = await cursor.fetchone()
+            explained = sql.SQL("EXPLAIN EXECUTE {}({}, {}, {})").format(
+                sql.Identifier(name), *(sql.Literal(params[key]) for key in params)
+            )
+            cursor = await connection.execute(explained)
+            return generic, custom, "\n".join(row[0] for row in await cursor.fetchall())
+
+        async def scenario() -> tuple[tuple[int, int, str], tuple[int, int, str]]:
+            try:
+                small = await direct.run(plans)  # while the scope has 21 links
+                with database.engine.begin() as connection:
+                    _grow(connection, link, 21, 20_000)
+                return small, await direct.run(plans)
+            finally:
+                await direct.close()
+
+        (generic, custom, _), (generic_after, _, grown) = asyncio.run(scenario())
+        assert generic == 0 and custom >= 10, (generic, custom)
+        assert generic_after == 0
+        assert "Index Scan using uq_file_links_id" in grown, grown
+
+    def test_every_connection_of_the_service_plans_each_statement_anew(
+        self, database: Database
+    ) -> None:
+        def mode(connection: Connection) -> str:
+            return str(connection.execute(text("SHOW plan_cache_mode")).scalar_one())
+
+        async def direct_mode(connection: Any) -> str:
+            cursor = await connection.execute("SHOW plan_cache_mode")
+            return str((await cursor.fetchone())[0])
+
+        async def scenario() -> list[str]:
+            assert database._direct is not None
+            return [
+                await database.read(mode),
+                await database.write(mode),
+                await database._direct.run(direct_mode),
+            ]
+
+        with database.engine.connect() as connection:
+            assert mode(connection) == "force_custom_plan"
+        assert asyncio.run(scenario()) == ["force_custom_plan"] * 3
 
     def test_at_most_size_connections_per_loop_each_kept(self, database: Database) -> None:
         with database.engine.begin() as connection:

@@ -38,6 +38,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import greenlet_spawn
 
+from filelinks_api import pg_direct
 from filelinks_api.checkpoints import BACKSTOP_FRAMES, Checkpointer
 from filelinks_api.failures import DatabaseTimeout, WriteLockTimeout, is_lock_timeout
 from filelinks_api.pg_direct import DirectReads
@@ -141,6 +142,7 @@ def _set_lock_timeout(engine: Engine, idle_in_transaction: int | None = None) ->
         # A row lock that cannot be had quickly becomes Stripe's 429 lock_timeout.
         cursor = dbapi_connection.cursor()
         cursor.execute(f"SET lock_timeout = '{POSTGRES_LOCK_TIMEOUT}'")
+        cursor.execute(pg_direct.PLAN_EACH_TIME)  # no generic plan cached for a small table
         if idle_in_transaction is not None:
             # A transaction whose client went silent (a unit abandoned behind a partition)
             # ends on the server too, instead of holding its row locks until TCP gives up.
