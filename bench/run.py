@@ -419,9 +419,7 @@ def comparison(rows: list[Row], trees: list[Tree]) -> str:
         ratios.setdefault(key, []).append(
             (
                 a.rps / b.rps,
-                (a.rps / a.floor_rps) / (b.rps / b.floor_rps)
-                if a.floor_rps and b.floor_rps
-                else None,
+                by_floors(a, b) if a.floor_rps and b.floor_rps else None,
                 b.cpu_us / a.cpu_us if a.cpu_us else None,
             )
         )
@@ -458,6 +456,14 @@ def comparison(rows: list[Row], trees: list[Tree]) -> str:
                 + " |"
             )
     return "\n".join(lines)
+
+
+def by_floors(a: Row, b: Row) -> float:
+    """a's req/s over b's, each against its own bracketing floor (load that changed between
+    the two runs cancels out); in plain req/s where a floor was not run."""
+    if a.floor_rps and b.floor_rps:
+        return (a.rps / a.floor_rps) / (b.rps / b.floor_rps)
+    return a.rps / b.rps
 
 
 def spread(values: list[float | None]) -> str:
@@ -517,15 +523,9 @@ def targets(rows: list[Row], trees: list[Tree]) -> str:
         ]
         if not pairs:
             continue
-        # each against its own bracketing floor, so load changes between the two cancel out
         line(
             f"PostgreSQL / SQLite {scenario} ≥ {POSTGRES_MIN}×",
-            [
-                (pg.rps / pg.floor_rps) / (lite.rps / lite.floor_rps)
-                if lite.floor_rps and pg.floor_rps
-                else pg.rps / lite.rps
-                for lite, pg in pairs
-            ],
+            [by_floors(pg, lite) for lite, pg in pairs],
             POSTGRES_MIN,
         )
         line(
@@ -548,12 +548,7 @@ def targets(rows: list[Row], trees: list[Tree]) -> str:
                     continue
                 line(
                     f"{db} {scenario} log-on / log-off ≥ {LOG_ON_MIN}× (to the floors)",
-                    [
-                        (on.rps / on.floor_rps) / (off.rps / off.floor_rps)
-                        if on.floor_rps and off.floor_rps
-                        else on.rps / off.rps
-                        for on, off in pairs
-                    ],
+                    [by_floors(on, off) for on, off in pairs],
                     LOG_ON_MIN,
                 )
     return "\n".join(out) if out else "(no target was measured: needs --workers 2 --conns 16)"

@@ -84,13 +84,8 @@ def test_reads_are_answered_while_another_process_holds_the_write_lock(tmp_path)
         holder = sqlite3.connect(server.data_dir / "filelinks.db", isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")
         held_since = time.monotonic()
-        answers: list[tuple[float, str]] = []
         try:
-            for _ in range(6):
-                started = time.monotonic()
-                got = fresh.get(f"{server.url}/v1/file_links")
-                assert got.status_code == 200
-                answers.append((time.monotonic() - started, got.headers["Request-Id"]))
+            answers = _timed_gets(fresh, f"{server.url}/v1/file_links")
             assert time.monotonic() - held_since < 2.0  # all of them while the lock was held
             time.sleep(max(0.0, 2.0 - (time.monotonic() - held_since)))
         finally:
@@ -125,13 +120,8 @@ def test_answers_do_not_wait_for_a_locked_log_and_a_log_query_waits_for_their_en
         holder = sqlite3.connect(server.data_dir / "filelinks.requests.db", isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")
         held_since = time.monotonic()
-        answers: list[tuple[float, str]] = []
         try:
-            for _ in range(6):
-                started = time.monotonic()
-                got = fresh.get(f"{server.url}/v1/file_links")
-                assert got.status_code == 200
-                answers.append((time.monotonic() - started, got.headers["Request-Id"]))
+            answers = _timed_gets(fresh, f"{server.url}/v1/file_links")
 
             def ask() -> tuple[httpx.Response, float]:
                 got = fresh.get(f"{server.url}/_emulator/requests", params={"limit": 100})
@@ -153,3 +143,14 @@ def test_answers_do_not_wait_for_a_locked_log_and_a_log_query_waits_for_their_en
         assert logged.status_code == 200
         assert answered_at >= released_at  # once the entries were written, not before
         assert {rid for _, rid in answers} <= {entry["id"] for entry in logged.json()["data"]}
+
+
+def _timed_gets(client: httpx.Client, url: str, count: int = 6) -> list[tuple[float, str]]:
+    """`count` GETs of `url`, each answered 200: how long each took, and its request id."""
+    answers = []
+    for _ in range(count):
+        started = time.monotonic()
+        got = client.get(url)
+        assert got.status_code == 200
+        answers.append((time.monotonic() - started, got.headers["Request-Id"]))
+    return answers
