@@ -19,12 +19,13 @@ def test_a_query_waits_for_the_entries_handed_before_it_not_after(tmp_path: Path
             writer.handed()
             writer.handed()
             query = asyncio.ensure_future(settle(tmp_path, timeout=5))
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0)  # the query's first step reads what was handed, then polls
             assert not query.done()
             writer.handed()  # after the query began: not waited for
             writer.settled(1)
-            await asyncio.sleep(0.05)
-            assert not query.done()
+            # a negative: some fifty polls (one a millisecond) and still one entry short
+            done, _ = await asyncio.wait({query}, timeout=0.05)
+            assert not done
             writer.settled(1)  # the two handed before it
             assert await asyncio.wait_for(query, 1) is True
             # nothing handed and unsettled but the third: a new query waits for it

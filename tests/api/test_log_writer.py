@@ -125,9 +125,11 @@ class HeldInserts:
     def __init__(self, *, fail: bool = False) -> None:
         self.inserted: list[str] = []
         self.let_go = asyncio.Event()
+        self.writing = asyncio.Event()  # an insert has begun, and is held
         self.fail = fail
 
     async def append(self, work: Any, entries: list[dict[str, Any]]) -> None:
+        self.writing.set()
         await self.let_go.wait()
         if self.fail:
             raise WriteLockTimeout("waited for the request log's file")
@@ -145,7 +147,7 @@ def test_with_marks_an_answer_does_not_wait_for_its_entry_a_log_query_does(
             await asyncio.wait_for(writer.record({"id": f"req_{n}"}, SCOPE), 0.5)
         assert db.inserted == []
         query = asyncio.ensure_future(writer.settle())
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(db.writing.wait(), 1)  # the insert is held
         assert not query.done()  # waits for the three
         db.let_go.set()
         await asyncio.wait_for(query, 1)
@@ -161,7 +163,7 @@ def test_without_marks_an_answer_waits_for_its_entry(tmp_path: Path) -> None:
         db = HeldInserts()
         writer = LogWriter(Runtime(db), keep=100)  # type: ignore[arg-type]
         recorded = asyncio.ensure_future(writer.record({"id": "req_0"}, SCOPE))
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(db.writing.wait(), 1)  # the insert is held
         assert not recorded.done()
         db.let_go.set()
         await asyncio.wait_for(recorded, 1)
@@ -181,7 +183,7 @@ def test_a_full_backlog_makes_answers_wait_again(
         for n in range(3):  # handed in at once: three unwritten
             await asyncio.wait_for(writer.record({"id": f"req_{n}"}, SCOPE), 0.5)
         fourth = asyncio.ensure_future(writer.record({"id": "req_3"}, SCOPE))
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(db.writing.wait(), 1)  # the insert is held
         assert not fourth.done()  # the backlog is full: this one waits for its commit
         db.let_go.set()
         await asyncio.wait_for(fourth, 1)
@@ -197,7 +199,7 @@ def test_entries_that_could_not_be_written_settle_too(tmp_path: Path) -> None:
         writer = LogWriter(Runtime(db), keep=100, marks=LogMarks(tmp_path))  # type: ignore[arg-type]
         await writer.record({"id": "req_0"}, SCOPE)
         query = asyncio.ensure_future(writer.settle())
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(db.writing.wait(), 1)  # the insert is held
         assert not query.done()
         db.let_go.set()  # the insert fails: the entry is given up, and counted as settled
         await asyncio.wait_for(query, 1)
@@ -214,7 +216,7 @@ def test_closing_writes_the_entries_handed_in(tmp_path: Path) -> None:
         for n in range(3):
             await writer.record({"id": f"req_{n}"}, SCOPE)
         closing = asyncio.ensure_future(writer.close())
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(db.writing.wait(), 1)  # the insert is held
         assert not closing.done()  # waits for them
         db.let_go.set()
         await asyncio.wait_for(closing, 1)
