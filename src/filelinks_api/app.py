@@ -21,6 +21,7 @@ from filelinks_api.api.route import add_routes
 from filelinks_api.clock import Clock, SystemClock
 from filelinks_api.config import Settings, load_settings
 from filelinks_api.db import Database
+from filelinks_api.log_barrier import ChannelBarrier
 from filelinks_api.log_database import direct_inserts, log_file, open_log_database, writers_dir
 from filelinks_api.log_marks import LogMarks
 from filelinks_api.repository import Scope
@@ -136,6 +137,10 @@ def create_app(
             # the batch being written and the next, each waiting at most for the file's lock
             settle_timeout=2 * log_db.write_timeout,
         )
+        if isinstance(sync, ClockChannel):
+            # replicas sharing PostgreSQL: answers do not wait for their entries, log queries
+            # ask every replica instead (log_barrier.py)
+            runtime.request_log.barrier = ChannelBarrier(sync, runtime.request_log.written)
         # inside StripeMiddleware (added next): it sees the request id and the final answer
         app.add_middleware(RequestLogMiddleware, writer=runtime.request_log)
     if settings.emulator_controls:

@@ -1,9 +1,9 @@
 """Where the request log is kept: a database of its own on SQLite, the service's on PostgreSQL.
 
-Every logged request writes its entry before its answer goes out (read-your-requests,
-api/request_log.py). On SQLite a write needs the database's one write lock, the lock every
-API write takes: a read would then wait behind another process's write, which WAL promises
-it never does. So on SQLite the log lives in a file of its own beside the database
+Every logged request writes an entry, which a log query must find once the request's answer
+is out (read-your-requests, api/request_log.py). On SQLite a write needs the database's one
+write lock, the lock every API write takes: a log query (or, in an app given its database, an
+answer) would then wait behind another process's write. So on SQLite the log lives in a file of its own beside the database
 (`filelinks.requests.db` beside `filelinks.db`), with a lock of its own. On PostgreSQL it is
 the `request_log` table of the service's database, UNLOGGED (migration 0006): no WAL flush
 on commit, and no lock an API write takes.

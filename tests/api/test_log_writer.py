@@ -223,3 +223,24 @@ def test_closing_writes_the_entries_handed_in(tmp_path: Path) -> None:
         assert db.inserted == ["req_0", "req_1", "req_2"]
 
     asyncio.run(scenario())
+
+
+def test_written_waits_for_what_was_handed_before_it(tmp_path: Path) -> None:
+    """What a replica's answer to the log barrier waits for (log_barrier.py)."""
+
+    async def scenario() -> None:
+        db = HeldInserts()
+        writer = LogWriter(Runtime(db), keep=100, marks=LogMarks(tmp_path))  # type: ignore[arg-type]
+        await writer.written()  # nothing handed: at once
+        await writer.record({"id": "req_0"}, SCOPE)
+        before = asyncio.ensure_future(writer.written())
+        await asyncio.wait_for(db.writing.wait(), 1)  # req_0's insert is held
+        await writer.record({"id": "req_1"}, SCOPE)  # handed after the call
+        assert not before.done()
+        db.let_go.set()
+        await asyncio.wait_for(before, 1)
+        assert "req_0" in db.inserted
+        await writer.close()
+        assert db.inserted == ["req_0", "req_1"]
+
+    asyncio.run(scenario())

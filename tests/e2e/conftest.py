@@ -224,3 +224,23 @@ def two_workers(request, tmp_path_factory) -> Iterator[Server]:
         request.param, base / "data", workers=2, args=("--log-format", "json")
     ) as server:
         yield server
+
+
+POSTGRES = [b for b in BACKENDS if b == "postgresql"]
+
+
+@pytest.fixture
+def two_hosts(tmp_path) -> Iterator[tuple[Server, Server]]:
+    """Two `serve` processes sharing one PostgreSQL database and nothing else: data dirs of
+    their own (no clocks.epoch file in common), as on two hosts."""
+    schema = f"filelinks_hosts_{secrets.token_hex(4)}"
+    create_postgres_schema(schema)
+    url = postgres_schema_url(schema)
+    first = start_server(tmp_path / "host-a", database_url=url)
+    second = start_server(tmp_path / "host-b", database_url=url)
+    try:
+        yield first, second
+    finally:
+        first.stop()
+        second.stop()
+        drop_postgres_schema(schema)

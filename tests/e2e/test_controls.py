@@ -3,9 +3,7 @@ all at once."""
 
 from __future__ import annotations
 
-import secrets
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -16,13 +14,9 @@ from filelinks_api.config import normalize_database_url
 from filelinks_api.services.clock_sync import ALIVE_SECONDS, HEARTBEAT_SECONDS
 from tests import samples
 from tests.conftest import (
-    BACKENDS,
-    create_postgres_schema,
-    drop_postgres_schema,
     new_key,
-    postgres_schema_url,
 )
-from tests.e2e.conftest import Server, start_server
+from tests.e2e.conftest import POSTGRES, Server
 
 
 def test_every_worker_follows_a_clock_change_at_once(two_workers: Server):
@@ -77,26 +71,6 @@ def test_an_advanced_running_clock_keeps_its_offset_as_time_passes(server: Serve
     again = httpx.get(f"{server.url}/_emulator/clock", headers=headers).json()
     assert 86400 - 2 <= again["offset"] <= 86400
     assert again["frozen"] is False
-
-
-@pytest.fixture
-def two_hosts(tmp_path) -> Iterator[tuple[Server, Server]]:
-    """Two `serve` processes sharing one PostgreSQL database and nothing else: data dirs of
-    their own (no clocks.epoch file in common), as on two hosts."""
-    schema = f"filelinks_hosts_{secrets.token_hex(4)}"
-    create_postgres_schema(schema)
-    url = postgres_schema_url(schema)
-    first = start_server(tmp_path / "host-a", database_url=url)
-    second = start_server(tmp_path / "host-b", database_url=url)
-    try:
-        yield first, second
-    finally:
-        first.stop()
-        second.stop()
-        drop_postgres_schema(schema)
-
-
-POSTGRES = [b for b in BACKENDS if b == "postgresql"]
 
 
 @pytest.mark.skipif(not POSTGRES, reason="needs FILELINKS_TEST_DATABASE_URL (PostgreSQL)")

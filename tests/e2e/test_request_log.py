@@ -10,10 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 import stripe
+from sqlalchemy import Engine, create_engine, text
 
+from filelinks_api.config import normalize_database_url
+from filelinks_api.services.clock_sync import ALIVE_SECONDS, HEARTBEAT_SECONDS
 from tests import samples
 from tests.conftest import new_key
-from tests.e2e.conftest import Server, server_on
+from tests.e2e.conftest import POSTGRES, Server, server_on
 
 
 def test_the_sdks_requests_are_logged_as_sent(sdk, http: httpx.Client, tmp_path):
@@ -143,6 +146,86 @@ def test_answers_do_not_wait_for_a_locked_log_and_a_log_query_waits_for_their_en
         assert logged.status_code == 200
         assert answered_at >= released_at  # once the entries were written, not before
         assert {rid for _, rid in answers} <= {entry["id"] for entry in logged.json()["data"]}
+
+
+@pytest.mark.skipif(not POSTGRES, reason="needs FILELINKS_TEST_DATABASE_URL (PostgreSQL)")
+def test_replicas_answer_while_the_log_is_locked_and_a_log_query_waits_for_them(two_hosts):
+    """Two replicas sharing PostgreSQL: another session holds the log's table locked against
+    inserts for 1.5 s. GETs through either replica are answered at once (their entries are
+    handed to the writers); a log query sent through one meanwhile asks both replicas
+    (log_barrier.py), waits for their writers, and finds every entry."""
+    a, b = two_hosts
+    auth = {"Authorization": f"Bearer {new_key()}"}
+    engine = create_engine(normalize_database_url(a.database_url))
+    try:
+        _wait_for_listeners(engine, 2)
+        fresh = httpx.Client(headers=auth, timeout=30)
+        for host in two_hosts:
+            assert fresh.get(f"{host.url}/v1/file_links").status_code == 200  # warm
+        with engine.connect() as holder:
+            holder.execute(text("LOCK TABLE request_log IN SHARE MODE"))  # reads go on
+            held_since = time.monotonic()
+            answers = _timed_gets(fresh, f"{a.url}/v1/file_links", 3)
+            answers += _timed_gets(fresh, f"{b.url}/v1/file_links", 3)
+
+            def ask() -> tuple[httpx.Response, float]:
+                got = fresh.get(f"{a.url}/_emulator/requests", params={"limit": 100})
+                return got, time.monotonic()
+
+            with ThreadPoolExecutor(1) as pool:
+                query = pool.submit(ask)
+                held_for = 1.5 - (time.monotonic() - held_since)
+                assert held_for > 0.5  # the query is made well before the lock goes
+                time.sleep(held_for)
+                released_at = time.monotonic()
+                holder.rollback()
+                logged, answered_at = query.result(timeout=30)
+        fresh.close()
+    finally:
+        engine.dispose()
+    slowest = max(elapsed for elapsed, _ in answers)
+    assert slowest < 0.1, f"an answer waited {slowest:.3f} s for the locked log"
+    assert logged.status_code == 200
+    assert answered_at >= released_at  # once the entries were written, not before
+    assert {rid for _, rid in answers} <= {entry["id"] for entry in logged.json()["data"]}
+
+
+@pytest.mark.skipif(not POSTGRES, reason="needs FILELINKS_TEST_DATABASE_URL (PostgreSQL)")
+def test_a_killed_replica_holds_log_queries_up_only_briefly(two_hosts):
+    a, b = two_hosts
+    auth = {"Authorization": f"Bearer {new_key()}"}
+    engine = create_engine(normalize_database_url(a.database_url))
+    try:
+        _wait_for_listeners(engine, 2)
+    finally:
+        engine.dispose()
+    got = httpx.get(f"{a.url}/v1/file_links", headers=auth)
+    b.process.kill()
+    b.process.wait()
+    started = time.monotonic()
+    logged = httpx.get(f"{a.url}/_emulator/requests", headers=auth, timeout=30)
+    took = time.monotonic() - started
+    assert logged.status_code == 200
+    assert [entry["id"] for entry in logged.json()["data"]] == [got.headers["Request-Id"]]
+    assert took < ALIVE_SECONDS + HEARTBEAT_SECONDS + 2  # then b counts as gone
+    started = time.monotonic()
+    assert httpx.get(f"{a.url}/_emulator/requests", headers=auth).status_code == 200
+    assert time.monotonic() - started < 1  # and is no longer waited for
+
+
+def _wait_for_listeners(engine: Engine, count: int) -> None:
+    """Until `count` processes listen on the database's channel (each starts listening in the
+    background once serving)."""
+    deadline = time.monotonic() + 30
+    while True:
+        with engine.connect() as connection:
+            listening = connection.execute(
+                text("SELECT count(*) FROM clock_listeners WHERE seen_epoch >= 0")
+            ).scalar_one()
+        if listening >= count or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert listening >= count
 
 
 def _timed_gets(client: httpx.Client, url: str, count: int = 6) -> list[tuple[float, str]]:

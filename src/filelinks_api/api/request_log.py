@@ -4,12 +4,14 @@ writer that commits entries in batches.
 Read-your-requests (once a client has its response, any log query that starts afterwards, on
 any worker or replica, finds its entry) is kept one of two ways:
 
-- the log in a file of its own, on one host (SQLite, log_database.py): a response goes out as
-  soon as its entry is handed to the writer, and a log query first waits for every entry
-  handed to any worker before it to settle (log_marks.py, `LogWriter.settle`);
-- the log in the service's database (PostgreSQL, whose replicas share no host): the last body
-  message of a logged response (and, when the body is one message, the response's start with
-  it) is held back until its entry has committed.
+- in a serving process, a response goes out as soon as its entry is handed to the writer, and
+  a log query first waits for every entry handed to any process before it to settle
+  (`LogWriter.settle`): on one host through counters in files (a SQLite log file of its own,
+  log_marks.py), across replicas by asking each one over the database's channel
+  (PostgreSQL, log_barrier.py);
+- in an app given its database (a test's), the last body message of a logged response (and,
+  when the body is one message, the response's start with it) is held back until its entry
+  has committed.
 
 Either way entries commit in batches: every entry that arrives while a batch commits goes
 into the next batch, one transaction for all of them.
@@ -40,16 +42,17 @@ from filelinks_api.services import request_log
 
 if TYPE_CHECKING:
     from filelinks_api.db import Database
+    from filelinks_api.log_barrier import ChannelBarrier
     from filelinks_api.log_database import DirectInserts
     from filelinks_api.log_marks import LogMarks
 
 log = logging.getLogger("filelinks_api.error")
 
 RESPONSE_LIMIT = 64 * 1024  # bytes of a response body kept; beyond, it is cut
-# Entries a writer with marks may hold unwritten before requests wait for theirs again (a log
+# Entries a deferring writer may hold unwritten before requests wait for theirs again (a log
 # file locked for long by another program): at most a few MB of responses in memory.
 BACKLOG_LIMIT = 256
-# How long a writer with marks lets a batch gather before it writes: no answer waits for it,
+# How long a deferring writer lets a batch gather before it writes: no answer waits for it,
 # and a batch of one entry per transaction made creates and updates 6-10% slower than with
 # answers waiting (SQLite, 2 workers, 16 connections; with 1 ms, 2-3%, retrieve 1.11x).
 GATHER_SECONDS = 0.001
@@ -84,8 +87,8 @@ class LogWriter:
     next, so requests that run together share one transaction. Without marks a lone request
     is written at once: its answer waits for it (waiting up to 2 ms for every request in
     flight to hand in its entry measured no better: 0.51 of log-off against 0.59 without,
-    SQLite, 2 workers, 16 connections). With marks no answer waits, and a batch gathers for
-    GATHER_SECONDS first.
+    SQLite, 2 workers, 16 connections). A deferring writer (with marks or a barrier: a
+    serving process) makes no answer wait, and lets a batch gather for GATHER_SECONDS first.
     """
 
     def __init__(
@@ -100,9 +103,14 @@ class LogWriter:
         self.keep = keep
         # the inserts on a connection of the writer's own (log_database.DirectInserts)
         self.direct = direct
-        # With marks (a log file on one host, log_marks.py), a request does not wait for its
-        # entry: log queries wait instead (`settle`), at most `settle_timeout` seconds.
+        # With marks (a log file on one host, log_marks.py) or a barrier (replicas sharing
+        # PostgreSQL, log_barrier.py), a request does not wait for its entry: log queries
+        # wait instead (`settle`), at most `settle_timeout` seconds.
         self.marks = marks
+        self.barrier: ChannelBarrier | None = None
+        self._handed = 0  # entries handed in, and settled (written or given up), in order
+        self._settled = 0
+        self._written_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self.settle_timeout = settle_timeout
         self._every = request_log.prune_every(keep)
         self._since_prune: Counter[AccountScope] = Counter()
@@ -123,22 +131,40 @@ class LogWriter:
         """Write the entry with the next batch, without waiting for it."""
         self._enqueue(entry, scope, None)
 
+    @property
+    def deferring(self) -> bool:
+        """Whether answers go out before their entries are written (log queries settle)."""
+        return self.marks is not None or self.barrier is not None
+
     async def record(self, entry: dict[str, Any], scope: AccountScope) -> None:
-        """A logged request's entry, before its answer goes out: with marks, handed in (a log
-        query waits for it), unless the backlog is full; without, committed."""
-        if self.marks is not None and len(self._pending.entries) < BACKLOG_LIMIT:
+        """A logged request's entry, before its answer goes out: deferring, handed in (a log
+        query waits for it), unless the backlog is full; else committed."""
+        if self.deferring and len(self._pending.entries) < BACKLOG_LIMIT:
             self.add_later(entry, scope)
         else:
             await self.add(entry, scope)
 
-    async def settle(self) -> None:
-        """Before a log query: every entry handed to any worker's writer before the call is
-        written or given up (with marks; without, a request's entry committed before its
-        answer went out). A wait longer than `settle_timeout` (a writer stuck beyond its own
-        write timeout) is logged, and the query goes on."""
-        if self.marks is None:
+    async def written(self) -> None:
+        """Returns once every entry this writer was handed before the call is settled."""
+        target = self._handed
+        if self._settled >= target:
             return
-        if not await log_marks.settle(self.marks.path.parent, self.settle_timeout):
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._written_waiters.append((target, waiter))
+        await waiter
+
+    async def settle(self) -> None:
+        """Before a log query: every entry handed to any process's writer before the call is
+        written or given up (deferring; else a request's entry committed before its answer
+        went out). A wait longer than `settle_timeout` (a writer stuck beyond its own write
+        timeout, a replica that does not answer) is logged, and the query goes on."""
+        if self.marks is not None:
+            settled = await log_marks.settle(self.marks.path.parent, self.settle_timeout)
+        elif self.barrier is not None:
+            settled = await self.barrier.settle(self.settle_timeout)
+        else:
+            return
+        if not settled:
             log.warning(
                 "the request log's writers did not settle within %g s: a log query may miss"
                 " the newest entries",
@@ -152,6 +178,7 @@ class LogWriter:
         pending.entries.append(entry)
         pending.scopes.append(scope)
         pending.waiters.append(committed)
+        self._handed += 1
         if self.marks is not None:
             self.marks.handed()
         if self._flushing is None:
@@ -159,7 +186,7 @@ class LogWriter:
 
     async def _flush(self) -> None:
         try:
-            if self.marks is not None:
+            if self.deferring:
                 await asyncio.sleep(GATHER_SECONDS)
             while self._pending.entries:
                 batch, self._pending = self._pending, _Pending()
@@ -170,8 +197,7 @@ class LogWriter:
                     if not isinstance(exc, Exception):
                         raise
                     return  # logged; the next entry starts a new flush
-                if self.marks is not None:
-                    self.marks.settled(len(batch.entries))
+                self._count_settled(len(batch.entries))
                 for waiter, failure in zip(batch.waiters, outcomes, strict=True):
                     if waiter is None or waiter.done():
                         continue
@@ -189,14 +215,25 @@ class LogWriter:
         lost, self._pending = [batch, self._pending], _Pending()
         count = sum(len(each.entries) for each in lost)
         metrics.REQUEST_LOG_ENTRIES.labels("dropped").inc(count)
-        if self.marks is not None:
-            self.marks.settled(count)
+        self._count_settled(count)
         if not isinstance(exc, asyncio.CancelledError):
             log.error("%d request log entries could not be written", count, exc_info=exc)
         for each in lost:
             for waiter in each.waiters:
                 if waiter is not None and not waiter.done():
                     waiter.set_exception(RuntimeError("the request log writer failed"))
+
+    def _count_settled(self, count: int) -> None:
+        self._settled += count
+        if self.marks is not None:
+            self.marks.settled(count)
+        if self._written_waiters:
+            waiting, self._written_waiters = self._written_waiters, []
+            for target, waiter in waiting:
+                if target > self._settled:
+                    self._written_waiters.append((target, waiter))
+                elif not waiter.done():
+                    waiter.set_result(None)
 
     async def close(self) -> None:
         """The service is stopping: write the entries handed in (at most `settle_timeout`
@@ -211,6 +248,8 @@ class LogWriter:
         if pruning is not None:
             pruning.cancel()
             await asyncio.gather(pruning, return_exceptions=True)
+        if self.barrier is not None:
+            await self.barrier.close()
         if self.marks is not None:
             self.marks.close()
 

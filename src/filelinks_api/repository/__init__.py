@@ -24,6 +24,8 @@ from filelinks_api.repository.controls import (
     delete_account_clock,
     delete_clock_listener,
     delete_scope_data,
+    live_clock_listeners,
+    notify,
     save_account_clock,
     save_clock_listener,
 )
@@ -94,6 +96,8 @@ __all__ = [
     "current_clock_epoch",
     "delete_account_clock",
     "delete_clock_listener",
+    "live_clock_listeners",
+    "notify",
     "delete_fault_rule",
     "delete_fault_rules",
     "delete_idempotency_key",

@@ -135,6 +135,19 @@ def clock_listeners_behind(session: Executor, epoch: int, alive_seconds: float) 
     )
 
 
+def live_clock_listeners(session: Executor, alive_seconds: float) -> set[str]:
+    """The listeners with a heartbeat in the last `alive_seconds`."""
+    alive = clock_listeners.c.heartbeat_at > func.now() - func.make_interval(
+        0, 0, 0, 0, 0, 0, alive_seconds
+    )
+    return set(session.execute(select(clock_listeners.c.id).where(alive)).scalars())
+
+
+def notify(session: Executor, channel: str, payload: str) -> None:
+    """NOTIFY `channel` with `payload` (delivered when this commits)."""
+    session.execute(select(func.pg_notify(channel, payload)))
+
+
 def delete_clock_listener(session: Executor, listener: str) -> None:
     session.execute(delete(clock_listeners).where(clock_listeners.c.id == listener))
 

@@ -97,6 +97,21 @@ class ClockChannel:
         self.id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"[:200]
         self._task: asyncio.Task[None] | None = None
         self._listening = False
+        # other messages on the channel, "<topic>:<body>": the handler of each topic
+        self._topics: dict[str, Callable[[str], None]] = {}
+
+    def subscribe(self, topic: str, handler: Callable[[str], None]) -> None:
+        """Pass the body of each message "<topic>:<body>" to `handler`, on the event loop (it
+        must not block); such a message is not a clock change."""
+        self._topics[topic] = handler
+
+    async def send(self, topic: str, body: str) -> None:
+        """NOTIFY every process listening on the database (this one too) of "<topic>:<body>"."""
+        await self.db.write(repository.notify, CHANNEL, f"{topic}:{body}")
+
+    @property
+    def listening(self) -> bool:
+        return self._listening
 
     def stale(self) -> bool:
         # Listening, the listener reloads as soon as a change is announced. Until it is (at
@@ -124,10 +139,16 @@ class ClockChannel:
 
     async def _listen(self, reload: Reload) -> None:
         seen = -1
+        loop = asyncio.get_running_loop()
+        beat_due = 0.0  # the heartbeat's, by the loop's clock: other messages may keep coming
         while True:
             try:
                 connected = False
                 async for payload in self.db.listen(CHANNEL, idle=HEARTBEAT_SECONDS):
+                    if payload is not None and self._dispatched(payload):
+                        if connected and loop.time() < beat_due:
+                            continue
+                        payload = None  # not a clock change; the heartbeat is due
                     if not connected:
                         # (Re)connected: changes may have been missed. Known to be behind until
                         # reloaded, so that no change returns before this process has it.
@@ -138,6 +159,7 @@ class ClockChannel:
                         await reload()
                         seen = epoch
                     await self.db.write(repository.save_clock_listener, self.id, seen)
+                    beat_due = loop.time() + HEARTBEAT_SECONDS
                     self._listening = True
             except asyncio.CancelledError:
                 self._listening = False
@@ -154,6 +176,17 @@ class ClockChannel:
                 self._listening = False
                 seen = -1
                 await asyncio.sleep(1)
+
+    def _dispatched(self, payload: str) -> bool:
+        topic, colon, body = payload.partition(":")
+        handler = self._topics.get(topic) if colon else None
+        if handler is None:
+            return False
+        try:
+            handler(body)
+        except Exception:  # a bug in a handler: the clocks keep listening
+            log.exception("could not handle the channel's message %r", payload[:200])
+        return True
 
     async def published(self) -> None:
         epoch = await self.db.read(repository.current_clock_epoch)
