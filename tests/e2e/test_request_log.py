@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -125,27 +126,11 @@ def test_answers_do_not_wait_for_a_locked_log_and_a_log_query_waits_for_their_en
         held_since = time.monotonic()
         try:
             answers = _timed_gets(fresh, f"{server.url}/v1/file_links")
-
-            def ask() -> tuple[httpx.Response, float]:
-                got = fresh.get(f"{server.url}/_emulator/requests", params={"limit": 100})
-                return got, time.monotonic()
-
-            with ThreadPoolExecutor(1) as pool:
-                query = pool.submit(ask)
-                held_for = 1.5 - (time.monotonic() - held_since)
-                assert held_for > 0.5  # the query is made well before the lock goes
-                time.sleep(held_for)
-                released_at = time.monotonic()
-                holder.rollback()
-                logged, answered_at = query.result(timeout=30)
+            query = _log_query_until_released(fresh, server.url, held_since, holder.rollback)
         finally:
             holder.close()
             fresh.close()
-        slowest = max(elapsed for elapsed, _ in answers)
-        assert slowest < 0.1, f"an answer waited {slowest:.3f} s for the locked log"
-        assert logged.status_code == 200
-        assert answered_at >= released_at  # once the entries were written, not before
-        assert {rid for _, rid in answers} <= {entry["id"] for entry in logged.json()["data"]}
+        _answered_at_once_and_found_after(answers, *query)
 
 
 @pytest.mark.skipif(not POSTGRES, reason="needs FILELINKS_TEST_DATABASE_URL (PostgreSQL)")
@@ -167,27 +152,11 @@ def test_replicas_answer_while_the_log_is_locked_and_a_log_query_waits_for_them(
             held_since = time.monotonic()
             answers = _timed_gets(fresh, f"{a.url}/v1/file_links", 3)
             answers += _timed_gets(fresh, f"{b.url}/v1/file_links", 3)
-
-            def ask() -> tuple[httpx.Response, float]:
-                got = fresh.get(f"{a.url}/_emulator/requests", params={"limit": 100})
-                return got, time.monotonic()
-
-            with ThreadPoolExecutor(1) as pool:
-                query = pool.submit(ask)
-                held_for = 1.5 - (time.monotonic() - held_since)
-                assert held_for > 0.5  # the query is made well before the lock goes
-                time.sleep(held_for)
-                released_at = time.monotonic()
-                holder.rollback()
-                logged, answered_at = query.result(timeout=30)
+            query = _log_query_until_released(fresh, a.url, held_since, holder.rollback)
         fresh.close()
     finally:
         engine.dispose()
-    slowest = max(elapsed for elapsed, _ in answers)
-    assert slowest < 0.1, f"an answer waited {slowest:.3f} s for the locked log"
-    assert logged.status_code == 200
-    assert answered_at >= released_at  # once the entries were written, not before
-    assert {rid for _, rid in answers} <= {entry["id"] for entry in logged.json()["data"]}
+    _answered_at_once_and_found_after(answers, *query)
 
 
 @pytest.mark.skipif(not POSTGRES, reason="needs FILELINKS_TEST_DATABASE_URL (PostgreSQL)")
@@ -226,6 +195,40 @@ def _wait_for_listeners(engine: Engine, count: int) -> None:
             break
         time.sleep(0.05)
     assert listening >= count
+
+
+def _log_query_until_released(
+    client: httpx.Client, base_url: str, held_since: float, release: Callable[[], object]
+) -> tuple[httpx.Response, float, float]:
+    """A log query through `base_url`, sent while a lock taken at `held_since` is held, which
+    `release` lets go 1.5 s after it was taken: the query's answer, when it came, and when the
+    lock went."""
+
+    def ask() -> tuple[httpx.Response, float]:
+        got = client.get(f"{base_url}/_emulator/requests", params={"limit": 100})
+        return got, time.monotonic()
+
+    with ThreadPoolExecutor(1) as pool:
+        query = pool.submit(ask)
+        held_for = 1.5 - (time.monotonic() - held_since)
+        assert held_for > 0.5  # the query is made well before the lock goes
+        time.sleep(held_for)
+        released_at = time.monotonic()
+        release()
+        logged, answered_at = query.result(timeout=30)
+    return logged, answered_at, released_at
+
+
+def _answered_at_once_and_found_after(
+    answers: list[tuple[float, str]], logged: httpx.Response, answered_at: float, released: float
+) -> None:
+    """Every GET answered in < 0.1 s though the log was locked; the log query answered once
+    the lock went, not before, with every GET's entry."""
+    slowest = max(elapsed for elapsed, _ in answers)
+    assert slowest < 0.1, f"an answer waited {slowest:.3f} s for the locked log"
+    assert logged.status_code == 200
+    assert answered_at >= released  # once the entries were written, not before
+    assert {rid for _, rid in answers} <= {entry["id"] for entry in logged.json()["data"]}
 
 
 def _timed_gets(client: httpx.Client, url: str, count: int = 6) -> list[tuple[float, str]]:
