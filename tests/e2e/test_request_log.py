@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -77,25 +80,11 @@ def test_a_response_is_in_the_log_of_any_worker_once_received(two_workers: Serve
 def test_reads_are_answered_while_another_process_holds_the_write_lock(tmp_path):
     """Two workers on SQLite, the log on (the default); another process holds the database's
     write lock for 2 s: GETs through either worker are answered at once, and are in the log."""
-    with server_on("sqlite", tmp_path / "data", workers=2) as server:
-        key = new_key()
-        auth = {"Authorization": f"Bearer {key}"}
-        with httpx.Client(base_url=server.url, headers=auth) as http:
-            assert http.get("/v1/file_links").status_code == 200  # warm: the key, the pools
-        # a new connection for every request (both workers answer some), on a client made
-        # beforehand: the time is the server's answer, not httpx making a client (~50 ms)
-        fresh = httpx.Client(headers=auth, limits=httpx.Limits(max_keepalive_connections=0))
-        holder = sqlite3.connect(server.data_dir / "filelinks.db", isolation_level=None)
-        holder.execute("BEGIN IMMEDIATE")
-        held_since = time.monotonic()
-        try:
+    with _two_warm_workers(tmp_path) as (server, auth):
+        with _fresh_client(auth) as fresh, _locked(server.data_dir / "filelinks.db") as held:
             answers = _timed_gets(fresh, f"{server.url}/v1/file_links")
-            assert time.monotonic() - held_since < 2.0  # all of them while the lock was held
-            time.sleep(max(0.0, 2.0 - (time.monotonic() - held_since)))
-        finally:
-            holder.rollback()
-            holder.close()
-            fresh.close()
+            assert time.monotonic() - held.since < 2.0  # all of them while the lock was held
+            time.sleep(max(0.0, 2.0 - (time.monotonic() - held.since)))
         slowest = max(elapsed for elapsed, _ in answers)
         assert slowest < 0.1, f"a read waited {slowest:.3f} s behind the write lock"
         logged = httpx.get(
@@ -109,27 +98,17 @@ def test_answers_do_not_wait_for_a_locked_log_and_a_log_query_waits_for_their_en
     1.5 s. GETs through either worker are answered at once (their entries are handed to the
     writers, log_marks.py); a log query made while the lock is held waits for the writers,
     and finds every one of them."""
-    with server_on("sqlite", tmp_path / "data", workers=2) as server:
-        key = new_key()
-        auth = {"Authorization": f"Bearer {key}"}
-        with httpx.Client(base_url=server.url, headers=auth) as http:
-            assert http.get("/v1/file_links").status_code == 200  # warm: the key, the pools
+    with _two_warm_workers(tmp_path) as (server, auth):
         # both workers keep their counters beside the log (the second may still be starting)
         writers = server.data_dir / "filelinks.requests.writers"
         deadline = time.monotonic() + 30
         while len(list(writers.glob("*.marks"))) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert len(list(writers.glob("*.marks"))) == 2
-        fresh = httpx.Client(headers=auth, limits=httpx.Limits(max_keepalive_connections=0))
-        holder = sqlite3.connect(server.data_dir / "filelinks.requests.db", isolation_level=None)
-        holder.execute("BEGIN IMMEDIATE")
-        held_since = time.monotonic()
-        try:
+        log_file = server.data_dir / "filelinks.requests.db"
+        with _fresh_client(auth) as fresh, _locked(log_file) as held:
             answers = _timed_gets(fresh, f"{server.url}/v1/file_links")
-            query = _log_query_until_released(fresh, server.url, held_since, holder.rollback)
-        finally:
-            holder.close()
-            fresh.close()
+            query = _log_query_until_released(fresh, server.url, held.since, held.rollback)
         _answered_at_once_and_found_after(answers, *query)
 
 
@@ -195,6 +174,44 @@ def _wait_for_listeners(engine: Engine, count: int) -> None:
             break
         time.sleep(0.05)
     assert listening >= count
+
+
+@contextmanager
+def _two_warm_workers(tmp_path: Path) -> Iterator[tuple[Server, dict[str, str]]]:
+    """A server of two workers on SQLite, and a key's headers, used once (the key known, the
+    pools warm)."""
+    with server_on("sqlite", tmp_path / "data", workers=2) as server:
+        auth = {"Authorization": f"Bearer {new_key()}"}
+        with httpx.Client(base_url=server.url, headers=auth) as http:
+            assert http.get("/v1/file_links").status_code == 200
+        yield server, auth
+
+
+def _fresh_client(auth: dict[str, str]) -> httpx.Client:
+    """A new connection for every request (both workers answer some), on a client made
+    beforehand: a GET's time is the server's answer, not httpx making a client (~50 ms)."""
+    return httpx.Client(headers=auth, limits=httpx.Limits(max_keepalive_connections=0))
+
+
+@dataclass
+class _Held:
+    connection: sqlite3.Connection
+    since: float
+
+    def rollback(self) -> None:
+        self.connection.rollback()
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[_Held]:
+    """Another process holding the SQLite file's write lock (BEGIN IMMEDIATE) from `since`
+    until it rolls back, or the block ends."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        yield _Held(connection, time.monotonic())
+    finally:
+        connection.close()  # rolls back what is still held
 
 
 def _log_query_until_released(
