@@ -16,7 +16,12 @@ from filelinks_api.api import controls as emulator
 from filelinks_api.api import docs, faults, file_links, files, health, injection, links, monitoring
 from filelinks_api.api.deps import Runtime
 from filelinks_api.api.idempotency import Replay
-from filelinks_api.api.request_log import LogWriter, RequestLogMiddleware
+from filelinks_api.api.request_log import (
+    GATHER_SECONDS,
+    POSTGRES_GATHER_SECONDS,
+    LogWriter,
+    RequestLogMiddleware,
+)
 from filelinks_api.api.route import add_routes
 from filelinks_api.clock import Clock, SystemClock
 from filelinks_api.config import Settings, load_settings
@@ -136,6 +141,7 @@ def create_app(
             direct=direct,
             # the batch being written and the next, each waiting at most for the file's lock
             settle_timeout=2 * log_db.write_timeout,
+            gather=POSTGRES_GATHER_SECONDS if log_db.is_postgres else GATHER_SECONDS,
         )
         if isinstance(sync, ClockChannel):
             # replicas sharing PostgreSQL: answers do not wait for their entries, log queries

@@ -244,3 +244,34 @@ def test_written_waits_for_what_was_handed_before_it(tmp_path: Path) -> None:
         assert db.inserted == ["req_0", "req_1"]
 
     asyncio.run(scenario())
+
+
+class Batches(HeldInserts):
+    """HeldInserts that keeps each batch, and says when the first one is written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[str]] = []
+        self.first_written = asyncio.Event()
+
+    async def append(self, work: Any, entries: list[dict[str, Any]]) -> None:
+        await super().append(work, entries)
+        self.batches.append([entry["id"] for entry in entries])
+        self.first_written.set()
+
+
+def test_a_deferring_writer_lets_every_batch_gather_not_only_the_first(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        db = Batches()
+        writer = LogWriter(Runtime(db), keep=100, marks=LogMarks(tmp_path), gather=0.01)  # type: ignore[arg-type]
+        await writer.record({"id": "req_0"}, SCOPE)
+        await asyncio.wait_for(db.writing.wait(), 1)  # the first batch is being written
+        await writer.record({"id": "req_1"}, SCOPE)  # came during that write
+        db.let_go.set()
+        await asyncio.wait_for(db.first_written.wait(), 1)
+        await writer.record({"id": "req_2"}, SCOPE)  # within the next batch's gathering
+        await asyncio.wait_for(writer.written(), 1)
+        assert db.batches == [["req_0"], ["req_1", "req_2"]]
+        await writer.close()
+
+    asyncio.run(scenario())
