@@ -18,6 +18,7 @@ from filelinks_api.models import FaultRuleRow, FileLinkRow, FileRow, RequestLogR
 from filelinks_api.purposes import ALL_PURPOSES, UPLOAD_PURPOSES, downloadable
 from filelinks_api.wire.params import (
     MAX_STRING_LENGTH,
+    NO_EXPANSIONS,
     Bool,
     Expand,
     Int,
@@ -53,7 +54,7 @@ class FileLinkData(StripeParams):
 class CreateFileParams(StripeParams):
     purpose: Annotated[str, one_of(*UPLOAD_PURPOSES)]
     file_link_data: FileLinkData | None = None
-    expand: Expand = []
+    expand: Expand = NO_EXPANSIONS
     # The file itself arrives as a multipart file part; as a plain field it is refused.
     file: Annotated[None, BeforeValidator(_not_a_file)] = None
 
@@ -81,7 +82,7 @@ class CreateFileLinkParams(StripeParams):
     file: LimitedStr
     expires_at: Int | None = None
     metadata: Metadata = None
-    expand: Expand = []
+    expand: Expand = NO_EXPANSIONS
 
 
 def _update_expires_at(value: Any) -> int | Literal["now"] | None:
@@ -102,7 +103,7 @@ class UpdateFileLinkParams(StripeParams):
         BeforeValidator(_update_expires_at, json_schema_input_type=int | Literal["now", ""]),
     ] = None
     metadata: Metadata = None
-    expand: Expand = []
+    expand: Expand = NO_EXPANSIONS
 
 
 class ListFileLinksParams(ListParams):

@@ -151,8 +151,17 @@ def _expand_list(value: Any) -> list[str]:
 Expand = Annotated[
     list[str],
     BeforeValidator(_expand_list),
-    WithJsonSchema({"type": "array", "items": {"type": "string", "maxLength": MAX_STRING_LENGTH}}),
+    WithJsonSchema(
+        {
+            "type": "array",
+            "items": {"type": "string", "maxLength": MAX_STRING_LENGTH},
+            "default": [],
+        }
+    ),
 ]
+# A field's default: a fresh list from a factory (a `[]` default is deep-copied by pydantic for
+# each model, 1 µs of the 2 a retrieve's params took to validate).
+NO_EXPANSIONS: Any = Field(default_factory=list)
 
 
 # Metadata: Stripe's limits (reference §9). Metadata may be "" (unset all) or a hash whose
@@ -249,7 +258,7 @@ class ListParams(StripeParams):
     limit: Int = Field(10, json_schema_extra={"minimum": 1, "maximum": 100})
     starting_after: Str | None = None
     ending_before: Str | None = None
-    expand: Expand = []
+    expand: Expand = NO_EXPANSIONS
     created: CreatedFilter | None = None
 
     @model_validator(mode="after")
@@ -282,7 +291,7 @@ class NoParams(StripeParams):
 
 
 class RetrieveParams(StripeParams):
-    expand: Expand = []
+    expand: Expand = NO_EXPANSIONS
 
 
 def expansions(
