@@ -275,3 +275,35 @@ def test_a_deferring_writer_lets_every_batch_gather_not_only_the_first(tmp_path:
         await writer.close()
 
     asyncio.run(scenario())
+
+
+def test_a_log_query_cuts_a_gathering_batch_short(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        db = Batches()
+        db.let_go.set()
+        writer = LogWriter(Runtime(db), keep=100, marks=LogMarks(tmp_path), gather=30)  # type: ignore[arg-type]
+        await writer.record({"id": "req_0"}, SCOPE)
+        await asyncio.sleep(0.05)
+        assert db.batches == []  # gathering, for up to 30 s
+        await asyncio.wait_for(writer.written(), 1)
+        assert db.batches == [["req_0"]]
+        await writer.close()
+
+    asyncio.run(scenario())
+
+
+def test_while_a_log_query_waits_the_next_batch_does_not_gather(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        db = Batches()
+        writer = LogWriter(Runtime(db), keep=100, marks=LogMarks(tmp_path), gather=30)  # type: ignore[arg-type]
+        await writer.record({"id": "req_0"}, SCOPE)
+        first = asyncio.ensure_future(writer.written())
+        await asyncio.wait_for(db.writing.wait(), 1)  # req_0's batch, cut short, is held
+        await writer.record({"id": "req_1"}, SCOPE)  # came during that write
+        second = asyncio.ensure_future(writer.written())  # waits for req_1 too
+        db.let_go.set()
+        await asyncio.wait_for(asyncio.gather(first, second), 1)
+        assert db.batches == [["req_0"], ["req_1"]]
+        await writer.close()
+
+    asyncio.run(scenario())

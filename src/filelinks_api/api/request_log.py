@@ -53,14 +53,16 @@ RESPONSE_LIMIT = 64 * 1024  # bytes of a response body kept; beyond, it is cut
 # file locked for long by another program): at most a few MB of responses in memory.
 BACKLOG_LIMIT = 256
 # How long a deferring writer lets each batch gather before it writes it: no answer waits
-# for it. On SQLite, a batch of one entry per transaction made creates and updates 6-10%
-# slower than with answers waiting (2 workers, 16 connections; with 1 ms, 2-3%, retrieve
-# 1.11x). On PostgreSQL a statement costs the server ~100 µs whatever it holds (per entry, a
-# retrieve's: 150 µs in batches of 1, 82 of 2, 30 of 8, 18 of 32), on the cores the service
-# shares with it: 5 ms made a retrieve 1.28x (1.12-1.63) req/s against 1 ms, where a SQLite
-# retrieve measured 0.95x (1 ms per batch: 0.99x).
-GATHER_SECONDS = 0.001
-POSTGRES_GATHER_SECONDS = 0.005
+# for it. On PostgreSQL a log query cuts it short (`written`, through the barrier); on SQLite
+# (marks) a log query waits for it. A batch of one entry per transaction made SQLite creates
+# and updates 6-10% slower than with answers waiting (2 workers, 16 connections). On
+# PostgreSQL a statement costs the server ~100 µs whatever it holds (per entry, a retrieve's:
+# 150 µs in batches of 1, 82 of 2, 30 of 8, 18 of 32), on the cores the service shares with
+# it. Measured with bench/run.py --compare, req/s: PostgreSQL 5 ms against 1 ms, retrieve
+# 1.28x (1.12-1.63); 20 ms against 5 ms, retrieve 1.12x (1.08-1.28), update 1.13x, create
+# 1.07x. SQLite 5 ms against 1 ms: retrieve 1.05x (1.04-1.09), create 1.06x, update 1.01x.
+GATHER_SECONDS = 0.005
+POSTGRES_GATHER_SECONDS = 0.02
 LOGGED_PREFIXES = ("/v1/", "/links/")
 
 
@@ -93,7 +95,8 @@ class LogWriter:
     is written at once: its answer waits for it (waiting up to 2 ms for every request in
     flight to hand in its entry measured no better: 0.51 of log-off against 0.59 without,
     SQLite, 2 workers, 16 connections). A deferring writer (with marks or a barrier: a
-    serving process) makes no answer wait, and lets each batch gather for `gather` seconds.
+    serving process) makes no answer wait, and lets each batch gather for `gather` seconds,
+    or until a log query waits for its entries (`written`).
     """
 
     def __init__(
@@ -123,6 +126,8 @@ class LogWriter:
         self._since_prune: Counter[AccountScope] = Counter()
         self._pending = _Pending()
         self._flushing: asyncio.Task[None] | None = None  # held: a running task needs a reference
+        self._gathering: asyncio.Future[None] | None = None  # done: the batch is gathered
+        self._closing = False
         self._due: set[AccountScope] = set()  # scopes to prune
         self._pruning: asyncio.Task[None] | None = None
 
@@ -158,6 +163,7 @@ class LogWriter:
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._written_waiters.append((target, waiter))
+        _finish(self._gathering)  # the batch gathering goes now; the next ones do not gather
         await waiter
 
     async def settle(self) -> None:
@@ -193,13 +199,11 @@ class LogWriter:
 
     async def _flush(self) -> None:
         try:
-            while True:
+            while self._pending.entries:
                 if self.deferring:
                     # every batch gathers, not only a busy spell's first: the next would hold
                     # only what came during one write (1-2 entries at 16 connections)
-                    await asyncio.sleep(self.gather)
-                if not self._pending.entries:
-                    break
+                    await self._gather()
                 batch, self._pending = self._pending, _Pending()
                 try:
                     outcomes = await self._write(batch.entries)
@@ -219,6 +223,20 @@ class LogWriter:
                 self._count_for_pruning(batch.scopes)
         finally:
             self._flushing = None
+
+    async def _gather(self) -> None:
+        """Wait `gather` seconds for more entries, or less: until a log query waits for what
+        this writer was handed (`written`) or the writer closes; not at all while one does."""
+        if self._written_waiters or self._closing:
+            return
+        loop = asyncio.get_running_loop()
+        self._gathering = gathering = loop.create_future()
+        timer = loop.call_later(self.gather, _finish, gathering)
+        try:
+            await gathering
+        finally:
+            timer.cancel()
+            self._gathering = None
 
     def _fail(self, batch: _Pending, exc: BaseException) -> None:
         """The batch, and every entry handed in while it was written, is lost: counted,
@@ -249,6 +267,8 @@ class LogWriter:
     async def close(self) -> None:
         """The service is stopping: write the entries handed in (at most `settle_timeout`
         seconds), and stop a prune in progress (the next start prunes)."""
+        self._closing = True
+        _finish(self._gathering)
         flushing = self._flushing
         if flushing is not None:
             await asyncio.wait([flushing], timeout=self.settle_timeout)
@@ -479,6 +499,11 @@ class _Captured:
         if not error and self.status == 500:
             error = {"type": "api_error"}
         return {key: error.get(key) for key in ("type", "code", "param", "message")}
+
+
+def _finish(future: asyncio.Future[None] | None) -> None:
+    if future is not None and not future.done():
+        future.set_result(None)
 
 
 def _header(headers: dict[bytes, bytes], name: bytes, limit: int) -> str | None:
