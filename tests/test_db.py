@@ -575,11 +575,11 @@ class TestDirectReadsOnPostgres:
 
         async def scenario() -> tuple[object, object, int, int]:
             first = await _lookup_of(database, link)
-            (kept,) = direct._pool().idle
+            (kept,) = (cursor.connection for cursor in direct._pool().idle)
             with database.engine.begin() as connection:  # a restart, a cut link
                 connection.execute(text(f"SELECT pg_terminate_backend({kept.info.backend_pid})"))
             again = await _lookup_of(database, link)
-            (now_kept,) = direct._pool().idle
+            (now_kept,) = (cursor.connection for cursor in direct._pool().idle)
             pids = kept.info.backend_pid, now_kept.info.backend_pid
             await direct.close()
             return first, again, *pids
@@ -603,9 +603,10 @@ class TestDirectReadsOnPostgres:
         dialect = database._read.dialect
         params = _by_scope_params(Scope(link.account, link.livemode), link.id)
 
-        async def plans(connection: Any) -> tuple[int, int, str]:
+        async def plans(cursor: Any) -> tuple[int, int, str]:
             for _ in range(20):  # prepared (psycopg, from the 5th), then past 5 custom plans
-                assert await _GET_FILE_LINK.first_direct(connection, dialect, params) == link
+                assert await _GET_FILE_LINK.first_direct(cursor, dialect, params) == link
+            connection = cursor.connection
             cursor = await connection.execute(
                 "SELECT name, generic_plans, custom_plans FROM pg_prepared_statements"
                 " WHERE statement LIKE %s",
@@ -639,8 +640,8 @@ class TestDirectReadsOnPostgres:
         def mode(connection: Connection) -> str:
             return str(connection.execute(text("SHOW plan_cache_mode")).scalar_one())
 
-        async def direct_mode(connection: Any) -> str:
-            cursor = await connection.execute("SHOW plan_cache_mode")
+        async def direct_mode(cursor: Any) -> str:
+            await cursor.execute("SHOW plan_cache_mode")
             return str((await cursor.fetchone())[0])
 
         async def scenario() -> list[str]:
@@ -661,12 +662,14 @@ class TestDirectReadsOnPostgres:
         direct = DirectReads(database.url, timeout=10, connect_args=database.connect_args, size=3)
         dialect = database._read.dialect
         made: list[object] = []
+        cursors: list[object] = []
 
-        async def statement(connection: Any) -> Any:
-            made.append(connection)
-            await connection.execute("SELECT pg_sleep(0.05)")
+        async def statement(cursor: Any) -> Any:
+            made.append(cursor.connection)
+            cursors.append(cursor)
+            await cursor.execute("SELECT pg_sleep(0.05)")
             params = _by_scope_params(Scope(link.account, link.livemode), link.id)
-            return await _GET_FILE_LINK.first_direct(connection, dialect, params)
+            return await _GET_FILE_LINK.first_direct(cursor, dialect, params)
 
         async def scenario() -> tuple[list[Any], int]:
             rows = await asyncio.gather(*(direct.run(statement) for _ in range(12)))
@@ -677,15 +680,16 @@ class TestDirectReadsOnPostgres:
         rows, idle = asyncio.run(scenario())
         assert rows == [link] * 12
         assert len({id(connection) for connection in made}) == 3  # made once, then reused
+        assert len({id(cursor) for cursor in cursors}) == 3  # each with its one cursor
         assert idle == 3
 
     def test_a_read_cancelled_midway_leaves_its_connection_behind(self, database: Database) -> None:
         direct = DirectReads(database.url, timeout=10, connect_args=database.connect_args)
         used: list[Any] = []
 
-        async def slow(connection: Any) -> None:
-            used.append(connection)
-            await connection.execute("SELECT pg_sleep(5)")
+        async def slow(cursor: Any) -> None:
+            used.append(cursor.connection)
+            await cursor.execute("SELECT pg_sleep(5)")
 
         async def scenario() -> tuple[int, float]:
             task = asyncio.ensure_future(direct.run(slow))
@@ -698,7 +702,7 @@ class TestDirectReadsOnPostgres:
                 await task
             idle = len(direct._pool().idle)
             started = time.monotonic()
-            await direct.run(lambda connection: connection.execute("SELECT 1"))
+            await direct.run(lambda cursor: cursor.execute("SELECT 1"))
             took = time.monotonic() - started
             await asyncio.gather(*pg_direct._closing)  # the dropped one, closed in the background
             await direct.close()

@@ -204,9 +204,7 @@ class Lookup(Protocol[R]):
 
     def first(self, executor: Any, params: dict[str, Any]) -> R | None: ...
 
-    async def first_direct(
-        self, connection: Any, dialect: Any, params: dict[str, Any]
-    ) -> R | None: ...
+    async def first_direct(self, cursor: Any, dialect: Any, params: dict[str, Any]) -> R | None: ...
 
 
 class Rows(Protocol[T]):
@@ -214,9 +212,7 @@ class Rows(Protocol[T]):
 
     def all(self, executor: Any, params: dict[str, Any]) -> list[T]: ...
 
-    async def all_direct(
-        self, connection: Any, dialect: Any, params: dict[str, Any]
-    ) -> list[T]: ...
+    async def all_direct(self, cursor: Any, dialect: Any, params: dict[str, Any]) -> list[T]: ...
 
 
 class Database:
@@ -307,18 +303,14 @@ class Database:
         if self._direct is None:
             return await self.read(lookup.first, params)
         dialect = self._read.dialect
-        return await self._direct.run(
-            lambda connection: lookup.first_direct(connection, dialect, params)
-        )
+        return await self._direct.run(lambda cursor: lookup.first_direct(cursor, dialect, params))
 
     async def rows(self, rows: Rows[T], params: dict[str, Any]) -> list[T]:
         """A page's rows, as `lookup` runs a one-row lookup."""
         if self._direct is None:
             return await self.read(rows.all, params)
         dialect = self._read.dialect
-        return await self._direct.run(
-            lambda connection: rows.all_direct(connection, dialect, params)
-        )
+        return await self._direct.run(lambda cursor: rows.all_direct(cursor, dialect, params))
 
     def _reader(self, loop: asyncio.AbstractEventLoop) -> Connection:
         """The loop's own read connection on SQLite (_kept): a read runs inline, start to end,

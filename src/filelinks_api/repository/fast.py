@@ -93,28 +93,26 @@ class _Lookup(Generic[_Row]):
             return None
         return _made(self.row, converters, row)
 
-    async def first_direct(
-        self, connection: Any, dialect: Any, params: dict[str, Any]
-    ) -> _Row | None:
-        """`first` on psycopg's own AsyncConnection (pg_direct), `dialect` being the
-        PostgreSQL dialect of the service's engine: the same SQL, parameters and result
+    async def first_direct(self, cursor: Any, dialect: Any, params: dict[str, Any]) -> _Row | None:
+        """`first` on a cursor of psycopg's own AsyncConnection (pg_direct), `dialect` being
+        the PostgreSQL dialect of the service's engine: the same SQL, parameters and result
         processors."""
-        row, converters = await self._run_direct(connection, dialect, params, _fetch_one_async)
+        row, converters = await self._run_direct(cursor, dialect, params, _fetch_one_async)
         if row is None:
             return None
         return _made(self.row, converters, row)
 
     async def _run_direct(
         self,
-        connection: Any,
+        cursor: Any,
         dialect: Any,
         params: dict[str, Any],
         fetch: Callable[[Any], Awaitable[_Fetched]],
     ) -> tuple[_Fetched, _Converters]:
-        """`_run` on psycopg's own AsyncConnection. A driver error other than a lost
-        connection (which pg_direct handles) is raised as SQLAlchemy's, as `_run` raises it."""
+        """`_run` on a cursor of psycopg's own AsyncConnection, which stays open for the next
+        statement. A driver error other than a lost connection (which pg_direct handles) is
+        raised as SQLAlchemy's, as `_run` raises it."""
         sql, bound = self._sql(dialect, params)
-        cursor = connection.cursor()
         try:
             await cursor.execute(sql, bound)
             fetched = await fetch(cursor)
@@ -125,8 +123,6 @@ class _Lookup(Generic[_Row]):
             raise DBAPIError.instance(
                 sql, bound, exc, dialect.loaded_dbapi.Error, dialect=dialect
             ) from exc
-        finally:
-            await cursor.close()
         return fetched, converters
 
 
@@ -138,9 +134,9 @@ class _Rows(_Lookup[_Row]):
         rows, converters = self._run(executor, params, _fetch_all)
         return self._made_all(rows, converters)
 
-    async def all_direct(self, connection: Any, dialect: Any, params: dict[str, Any]) -> list[_Row]:
-        """`all` on psycopg's own AsyncConnection, as `first_direct`."""
-        rows, converters = await self._run_direct(connection, dialect, params, _fetch_all_async)
+    async def all_direct(self, cursor: Any, dialect: Any, params: dict[str, Any]) -> list[_Row]:
+        """`all` on a cursor of psycopg's own AsyncConnection, as `first_direct`."""
+        rows, converters = await self._run_direct(cursor, dialect, params, _fetch_all_async)
         return self._made_all(rows, converters)
 
     def _made_all(self, rows: list[Any], converters: _Converters) -> list[_Row]:
