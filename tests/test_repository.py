@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import event, select
-from sqlalchemy.exc import NoResultFound, OperationalError
+from sqlalchemy.exc import DBAPIError, NoResultFound, OperationalError
 from sqlalchemy.orm import Session
 
 from filelinks_api import ids, repository
@@ -24,6 +24,8 @@ from filelinks_api.models import (
     metadata,
 )
 from filelinks_api.repository import Scope
+from filelinks_api.repository.fast import _CURSOR
+from filelinks_api.repository.file_links import _GET_FILE_LINK
 from tests.conftest import file_row
 
 LIVE = Scope("acct_lookuptest", True)
@@ -108,6 +110,34 @@ class TestLookups:
         assert repository.get_file_link(session, Scope("acct_other", True), link_id) is None
         assert repository.get_file(session, LIVE, "file_missing") is None
         assert repository.get_public_file(session, "no-such-token") is None
+
+    def test_statements_on_one_connection_each_read_only_their_own_rows(
+        self, session: Session
+    ) -> None:
+        """On PostgreSQL a connection keeps one cursor for its statements (fast._driver_cursor):
+        a lookup finding nothing after one that found a row finds nothing, and a statement
+        that fails drops the cursor, the next one working on a new one. On SQLite each
+        statement's cursor is closed after it."""
+        _, link_id, _ = add_file_and_link(session)
+        connection = session.connection()
+        info = connection.connection.info
+
+        assert repository.get_file_link(connection, LIVE, link_id).id == link_id
+        kept = info.get(_CURSOR)
+        assert repository.get_file_link(connection, LIVE, "link_NoSuchLink000000000") is None
+        assert repository.get_file(connection, LIVE, "file_missing") is None
+        if connection.dialect.name != "postgresql":
+            assert kept is None
+            return
+        assert kept is not None
+        assert info[_CURSOR] is kept  # the same cursor, kept
+        savepoint = connection.begin_nested()
+        with pytest.raises(DBAPIError):  # psycopg refuses a NUL in a text
+            _GET_FILE_LINK.first(connection, {"account": "a\x00", "livemode": True, "value": "x"})
+        savepoint.rollback()
+        assert _CURSOR not in info
+        assert repository.get_file_link(connection, LIVE, link_id).id == link_id
+        assert info[_CURSOR][1] is not kept[1]
 
     def test_reads_through_a_connection(self, database: Database, session: Session) -> None:
         # The read path hands the lookups a Connection, not a Session.
