@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+from filelinks_api import repository
 from filelinks_api.app import create_app
-from filelinks_api.db import Database
+from filelinks_api.clock import SystemClock
+from filelinks_api.db import Database, migrate
 from filelinks_api.models import idempotency_keys, request_log
 from filelinks_api.services import housekeeping
 from tests.api.helpers import bearer, upload
-from tests.conftest import eventually
+from tests.conftest import (
+    create_postgres_schema,
+    drop_postgres_schema,
+    eventually,
+    file_row,
+    postgres_schema_url,
+)
 
 DAY = 24 * 3600
 
@@ -62,3 +72,73 @@ def test_the_request_log_is_bounded_in_all(settings, database, clock):
         for number in range(6):  # six accounts: the per-scope bound alone would keep them all
             client.get("/v1/files", headers=bearer(f"sk_test_housekeeping{number:02d}"))
         eventually(lambda: entries() <= 3)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("FILELINKS_TEST_DATABASE_URL"),
+    reason="needs FILELINKS_TEST_DATABASE_URL (PostgreSQL)",
+)
+def test_on_postgres_a_table_that_grew_is_analyzed_and_a_list_walks_its_index():
+    """Whether or not the server's autovacuum runs (this machine's does not): without
+    statistics, the first page of an account holding thousands of fresh links was a scan of
+    all of them and a sort."""
+    schema = f"filelinks_stats_{secrets.token_hex(4)}"
+    create_postgres_schema(schema)
+    database = Database.connect(postgres_schema_url(schema))
+    try:
+        migrate(database.url)
+        file = file_row("acct_stats")
+        with database.engine.begin() as connection:
+            repository.insert_file(connection, file)
+            connection.execute(
+                text(
+                    "INSERT INTO file_links"
+                    " (id, account, livemode, created, expires_at, file, metadata, token)"
+                    " SELECT 'link_' || n, 'acct_stats', false, 1800000000 + n, NULL, :file,"
+                    " '{}', 'token_' || n FROM generate_series(1, 3000) AS n"
+                ),
+                {"file": file["id"]},
+            )
+        with database.engine.connect() as connection:
+            connection.execute(text("SELECT pg_stat_force_next_flush()"))
+            connection.commit()  # idle now: its counts reach the statistics views
+
+        def changed() -> int:
+            with database.engine.connect() as connection:
+                query = (
+                    "SELECT n_mod_since_analyze FROM pg_stat_user_tables"
+                    " WHERE schemaname = current_schema() AND relname = :t"
+                )
+                return int(connection.execute(text(query), {"t": "file_links"}).scalar_one())
+
+        eventually(lambda: changed() >= 3000)
+
+        class Runtime:
+            db = log_db = database
+
+        keeper = housekeeping.Housekeeping(Runtime(), SystemClock(), log_total=None)
+        asyncio.run(keeper.run_once(keys=False))
+
+        with database.engine.connect() as connection:
+            analyzed = connection.execute(
+                text(
+                    "SELECT last_analyze FROM pg_stat_user_tables"
+                    " WHERE schemaname = current_schema() AND relname = 'file_links'"
+                )
+            ).scalar_one()
+            plan = "\n".join(
+                row[0]
+                for row in connection.execute(
+                    text(
+                        "EXPLAIN SELECT * FROM file_links WHERE account = 'acct_stats'"
+                        " AND livemode = false ORDER BY created DESC, seq DESC LIMIT 101"
+                    )
+                )
+            )
+        assert analyzed is not None
+        assert "Index Scan Backward" in plan, plan
+        assert "Sort" not in plan, plan
+        assert asyncio.run(database.write(repository.analyze_changed_tables)) == []
+    finally:
+        asyncio.run(database.dispose())
+        drop_postgres_schema(schema)

@@ -77,9 +77,11 @@ from filelinks_api.repository.request_log import (
     prune_request_log,
     prune_request_log_total,
 )
+from filelinks_api.repository.statistics import analyze_changed_tables
 
 __all__ = [
     "CursorNotFound",
+    "analyze_changed_tables",
     "Executor",
     "Page",
     "PublicFileRow",

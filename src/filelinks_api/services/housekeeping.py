@@ -7,6 +7,8 @@
   entries in all, every `LOG_EVERY_SECONDS`: in open mode every key is a scope of its own,
   so the per-scope bound alone bounds nothing. Between two runs the log may hold what the
   service records in that time on top.
+- On PostgreSQL, the planner's statistics: every run analyzes the tables that changed enough
+  since their last analysis (repository/statistics.py), whether or not autovacuum runs.
 
 Several processes running this at once delete the same rows; the second finds nothing left.
 A failed run is logged, and the next one tries again.
@@ -64,6 +66,8 @@ class Housekeeping:
                 metrics.REQUEST_LOG_ENTRIES.labels("pruned").inc(pruned)
         if keys:
             await self.runtime.db.write(idempotency.prune, self.clock.now())
+        if self.runtime.db.is_postgres:
+            await self.runtime.db.write(repository.analyze_changed_tables)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

@@ -1,0 +1,50 @@
+"""The planner's statistics on PostgreSQL: the service's tables are analyzed as they change
+(services/housekeeping.py), whether or not the server's autovacuum runs.
+
+A table never analyzed has no statistics, and its plans are guesses. Measured (bench, 2
+workers, 16 connections): once one account held 10,000 links created in the last seconds, a
+list of its first page planned a bitmap scan of all of them and a sort (4.7 ms at the server)
+instead of a walk down the index to the first 101; 352 list requests a second, p99 98 ms.
+After ANALYZE (30 ms), 1,520, p99 27 ms. Autovacuum analyzes a table once its changes pass 50
+rows and a tenth of it, but at most once a minute, and this machine's server runs none at all.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, text
+
+from filelinks_api.models import metadata
+from filelinks_api.repository.base import Executor
+
+# A table is analyzed once this many rows, plus this share of its rows, changed since its
+# last analysis (autovacuum's defaults: 50 and 0.1).
+ANALYZE_BASE_ROWS = 50
+ANALYZE_FRACTION = 0.1
+
+_CHANGED = text(
+    "SELECT relname FROM pg_stat_user_tables"
+    " WHERE schemaname = current_schema() AND relname IN :names"
+    " AND n_mod_since_analyze > :base + :fraction * greatest(n_live_tup, 0)"
+    " ORDER BY relname"
+).bindparams(bindparam("names", expanding=True))
+
+
+def analyze_changed_tables(session: Executor) -> list[str]:
+    """ANALYZE each of the service's tables (in the current schema) that changed enough since
+    its last analysis; the names analyzed. A table another session is analyzing is skipped.
+    PostgreSQL only."""
+    changed = [
+        str(name)
+        for name in session.execute(
+            _CHANGED,
+            {
+                "names": sorted(metadata.tables),
+                "base": ANALYZE_BASE_ROWS,
+                "fraction": ANALYZE_FRACTION,
+            },
+        ).scalars()
+    ]
+    for name in changed:
+        assert name in metadata.tables, name  # a name of our own, safe to quote into SQL
+        session.execute(text(f'ANALYZE (SKIP_LOCKED) "{name}"'))
+    return changed
