@@ -16,6 +16,7 @@ from filelinks_api.app import create_app
 from filelinks_api.clock import SystemClock
 from filelinks_api.db import Database, migrate
 from filelinks_api.models import idempotency_keys, request_log
+from filelinks_api.repository import Scope
 from filelinks_api.services import housekeeping
 from tests.api.helpers import bearer, upload
 from tests.conftest import (
@@ -142,3 +143,75 @@ def test_on_postgres_a_table_that_grew_is_analyzed_and_a_list_walks_its_index():
     finally:
         asyncio.run(database.dispose())
         drop_postgres_schema(schema)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("FILELINKS_TEST_DATABASE_URL"),
+    reason="needs FILELINKS_TEST_DATABASE_URL (PostgreSQL)",
+)
+def test_on_postgres_without_autovacuum_the_request_logs_dead_rows_are_reclaimed():
+    """The request log's prunes delete a row per entry written: with the server's autovacuum
+    off (this machine's), housekeeping vacuums the table; with it on, it leaves it to it."""
+    schema = f"filelinks_dead_{secrets.token_hex(4)}"
+    create_postgres_schema(schema)
+    database = Database.connect(postgres_schema_url(schema))
+    try:
+        migrate(database.url)
+        entries = [
+            {**_LOG_ENTRY, "id": f"req_dead{number:05d}", "created": 1_800_000_000 + number}
+            for number in range(3000)
+        ]
+        with database.engine.begin() as connection:
+            repository.insert_request_logs(connection, entries)
+        with database.engine.begin() as connection:
+            repository.prune_request_log(connection, Scope("acct_dead", False), keep=100)
+        with database.engine.connect() as connection:
+            connection.execute(text("SELECT pg_stat_force_next_flush()"))
+            connection.commit()  # idle now: its counts reach the statistics views
+
+        def table(column: str) -> object:
+            with database.engine.connect() as connection:
+                query = (
+                    f"SELECT {column} FROM pg_stat_user_tables"
+                    " WHERE schemaname = current_schema() AND relname = 'request_log'"
+                )
+                return connection.execute(text(query)).scalar_one()
+
+        eventually(lambda: int(table("n_dead_tup")) >= 2900)  # type: ignore[call-overload]
+        with database.engine.connect() as connection:
+            autovacuum = connection.execute(text("SHOW autovacuum")).scalar_one()
+
+        class Runtime:
+            db = log_db = database
+
+        keeper = housekeeping.Housekeeping(Runtime(), SystemClock(), log_total=None)
+        asyncio.run(keeper.run_once(keys=False))
+
+        if autovacuum == "off":
+            assert table("last_vacuum") is not None
+            eventually(lambda: int(table("n_dead_tup")) < 100)  # type: ignore[call-overload]
+        else:
+            assert table("last_vacuum") is None  # the server's own autovacuum's work
+    finally:
+        asyncio.run(database.dispose())
+        drop_postgres_schema(schema)
+
+
+_LOG_ENTRY = {
+    "account": "acct_dead",
+    "livemode": False,
+    "method": "GET",
+    "path": "/v1/files",
+    "query": "",
+    "status": 200,
+    "duration_ms": 1.0,
+    "idempotency_key": None,
+    "idempotent_replayed": False,
+    "stripe_version": None,
+    "stripe_account": None,
+    "client": None,
+    "request": {},
+    "response": "{}",
+    "error": None,
+    "fault": None,
+}

@@ -77,11 +77,10 @@ from filelinks_api.repository.request_log import (
     prune_request_log,
     prune_request_log_total,
 )
-from filelinks_api.repository.statistics import analyze_changed_tables
+from filelinks_api.repository.statistics import analyze_changed_tables, vacuum_dead_rows
 
 __all__ = [
     "CursorNotFound",
-    "analyze_changed_tables",
     "Executor",
     "Page",
     "PublicFileRow",
@@ -91,6 +90,7 @@ __all__ = [
     "_Lookup",
     "advance_account_clock",
     "all_account_clocks",
+    "analyze_changed_tables",
     "bump_clock_epoch",
     "change_idempotency_claim",
     "clock_listeners_behind",
@@ -136,4 +136,5 @@ __all__ = [
     "spend_fault_rule",
     "take_over_idempotency_key",
     "update_file_link",
+    "vacuum_dead_rows",
 ]

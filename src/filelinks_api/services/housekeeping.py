@@ -8,7 +8,9 @@
   so the per-scope bound alone bounds nothing. Between two runs the log may hold what the
   service records in that time on top.
 - On PostgreSQL, the planner's statistics: every run analyzes the tables that changed enough
-  since their last analysis (repository/statistics.py), whether or not autovacuum runs.
+  since their last analysis (repository/statistics.py), whether or not autovacuum runs; and,
+  when the server's autovacuum is off, vacuums those holding many dead rows (the request
+  log's prunes leave one per entry).
 
 Several processes running this at once delete the same rows; the second finds nothing left.
 A failed run is logged, and the next one tries again.
@@ -68,6 +70,7 @@ class Housekeeping:
             await self.runtime.db.write(idempotency.prune, self.clock.now())
         if self.runtime.db.is_postgres:
             await self.runtime.db.write(repository.analyze_changed_tables)
+            await self.runtime.db.append(repository.vacuum_dead_rows)  # outside a transaction
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
