@@ -16,7 +16,6 @@ from filelinks_api.app import create_app
 from filelinks_api.clock import SystemClock
 from filelinks_api.db import Database, migrate
 from filelinks_api.models import idempotency_keys, request_log
-from filelinks_api.repository import Scope
 from filelinks_api.services import housekeeping
 from tests.api.helpers import bearer, upload
 from tests.conftest import (
@@ -26,6 +25,8 @@ from tests.conftest import (
     file_row,
     postgres_schema_url,
 )
+from tests.services.test_request_log import SCOPE as LOG_SCOPE
+from tests.services.test_request_log import entry
 
 DAY = 24 * 3600
 
@@ -157,14 +158,11 @@ def test_on_postgres_without_autovacuum_the_request_logs_dead_rows_are_reclaimed
     database = Database.connect(postgres_schema_url(schema))
     try:
         migrate(database.url)
-        entries = [
-            {**_LOG_ENTRY, "id": f"req_dead{number:05d}", "created": 1_800_000_000 + number}
-            for number in range(3000)
-        ]
+        entries = [entry(f"req_dead{n:05d}", created=1_800_000_000 + n) for n in range(3000)]
         with database.engine.begin() as connection:
             repository.insert_request_logs(connection, entries)
         with database.engine.begin() as connection:
-            repository.prune_request_log(connection, Scope("acct_dead", False), keep=100)
+            repository.prune_request_log(connection, LOG_SCOPE, keep=100)
         with database.engine.connect() as connection:
             connection.execute(text("SELECT pg_stat_force_next_flush()"))
             connection.commit()  # idle now: its counts reach the statistics views
@@ -195,23 +193,3 @@ def test_on_postgres_without_autovacuum_the_request_logs_dead_rows_are_reclaimed
     finally:
         asyncio.run(database.dispose())
         drop_postgres_schema(schema)
-
-
-_LOG_ENTRY = {
-    "account": "acct_dead",
-    "livemode": False,
-    "method": "GET",
-    "path": "/v1/files",
-    "query": "",
-    "status": 200,
-    "duration_ms": 1.0,
-    "idempotency_key": None,
-    "idempotent_replayed": False,
-    "stripe_version": None,
-    "stripe_account": None,
-    "client": None,
-    "request": {},
-    "response": "{}",
-    "error": None,
-    "fault": None,
-}
