@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import secrets
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -20,6 +21,7 @@ from fastapi.testclient import TestClient
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from filelinks_api import pg_direct, repository
@@ -40,6 +42,7 @@ INSERT_CLOCK = text(
     "INSERT INTO account_clocks (account, livemode, frozen_at, offset_seconds)"
     " VALUES (:account, false, 1, 0)"
 )
+SHOW_SETTINGS = "SELECT current_setting('search_path'), current_setting('application_name')"
 COUNT_CLOCKS = text("SELECT count(*) FROM account_clocks WHERE account = :account")
 
 
@@ -655,6 +658,67 @@ class TestDirectReadsOnPostgres:
         with database.engine.connect() as connection:
             assert mode(connection) == "force_custom_plan"
         assert asyncio.run(scenario()) == ["force_custom_plan"] * 3
+
+    def test_every_connection_takes_the_urls_options_whole(self, database: Database) -> None:
+        """A URL whose `options` hold two settings (a space between them): every connection
+        the service makes gets both, as SQLAlchemy's engines do. Rendered back to a string,
+        SQLAlchemy writes the space as `+`, which libpq keeps as a `+`: the direct reads' and
+        the log's connections got `search_path` `schema+-c...` (every retrieve: "relation
+        does not exist") and the listener's lost the second setting."""
+        url = make_url(database.url)
+        name = f"filelinks_{secrets.token_hex(4)}"
+        options = f"{url.query['options']} -capplication_name={name}"
+        spaced = Database.connect(
+            url.update_query_dict({"options": options}).render_as_string(hide_password=False)
+        )
+        wanted = (str(url.query["options"]).removeprefix("-csearch_path="), name)
+
+        def shown(connection: Connection) -> tuple[str, str]:
+            got = connection.execute(text(SHOW_SETTINGS)).one()
+            return str(got[0]), str(got[1])
+
+        async def direct_shown(cursor: Any) -> tuple[str, str]:
+            await cursor.execute(SHOW_SETTINGS)
+            got = await cursor.fetchone()
+            return str(got[0]), str(got[1])
+
+        def listener_of(connection: Connection) -> str | None:
+            return connection.execute(
+                text(
+                    "SELECT application_name FROM pg_stat_activity"
+                    " WHERE query LIKE 'LISTEN %' AND application_name = :name"
+                ),
+                {"name": name},
+            ).scalar()
+
+        async def scenario() -> list[Any]:
+            assert spaced._direct is not None
+            own = await pg_direct.connect(spaced.url, spaced.connect_args)  # the log's inserts
+            try:
+                async with own.cursor() as cursor:
+                    logs = await direct_shown(cursor)
+            finally:
+                await own.close()
+            listening = spaced.listen("filelinks_options_test", idle=5)
+            try:
+                assert await anext(listening) is None  # listening now
+                listener = await spaced.read(listener_of)
+            finally:
+                await listening.aclose()
+            return [
+                await spaced.read(shown),
+                await spaced.write(shown),
+                await spaced._direct.run(direct_shown),
+                logs,
+                listener,
+            ]
+
+        try:
+            read, write, direct, logs, listener = asyncio.run(scenario())
+        finally:
+            asyncio.run(spaced.dispose())
+        assert read == write == direct == logs == wanted
+        assert listener == name
 
     def test_at_most_size_connections_per_loop_each_kept(self, database: Database) -> None:
         with database.engine.begin() as connection:

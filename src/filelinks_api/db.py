@@ -409,9 +409,8 @@ class Database:
         """PostgreSQL's LISTEN on a connection of its own: yields None once listening, then
         each notification's payload as it arrives, and None after every `idle` seconds
         without one. Ends (raises) if the connection is lost."""
-        conninfo = make_url(self.url).set(drivername="postgresql")
         async with await psycopg.AsyncConnection.connect(
-            conninfo.render_as_string(hide_password=False),
+            pg_direct.conninfo(self.url),
             autocommit=True,
             connect_timeout=self.connect_timeout,
         ) as connection:

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import orjson
 import psycopg
+from psycopg.conninfo import make_conninfo
 from psycopg.types.json import set_json_loads
 from sqlalchemy.engine import make_url
 
@@ -37,12 +38,22 @@ Cursor = psycopg.AsyncCursor[Any]
 PLAN_EACH_TIME = "SET plan_cache_mode = force_custom_plan"
 
 
+def conninfo(url: str) -> str:
+    """libpq's connection string for the SQLAlchemy URL `url`, made of what SQLAlchemy's
+    psycopg dialect gives psycopg (its query, such as a schema's `options`, and several hosts
+    included). Not `render_as_string()`: that writes a space in a query value as `+`, which
+    libpq keeps as a `+` (`options=-ca=1 -cb=2` became the one setting `a` = `1+-cb=2`)."""
+    parsed = make_url(url).set(drivername="postgresql+psycopg")
+    _, params = parsed.get_dialect()().create_connect_args(parsed)
+    return make_conninfo(**params)
+
+
 async def connect(url: str, connect_args: dict[str, Any]) -> Connection:
-    """An autocommit connection to the SQLAlchemy URL `url` (its query, such as a schema's
-    `options`, kept), JSON read with orjson as the service's engines read it, every statement
-    planned anew (PLAN_EACH_TIME)."""
-    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    connection = await psycopg.AsyncConnection.connect(conninfo, autocommit=True, **connect_args)
+    """An autocommit connection to the SQLAlchemy URL `url` (conninfo), JSON read with
+    orjson as the service's engines read it, every statement planned anew (PLAN_EACH_TIME)."""
+    connection = await psycopg.AsyncConnection.connect(
+        conninfo(url), autocommit=True, **connect_args
+    )
     set_json_loads(orjson.loads, connection)
     await connection.execute(PLAN_EACH_TIME)
     return connection
