@@ -41,7 +41,7 @@ from typing import Any
 import common
 import httpx
 
-SCENARIOS = ["retrieve", "list", "create", "update", "upload", "download"]
+SCENARIOS = ["retrieve", "list", "create", "create-keyed", "update", "upload", "download"]
 PRESETS: dict[str, dict[str, list[Any]]] = {
     "quick": {"db": ["sqlite", "postgres"], "workers": [2], "conns": [16]},
     "full": {"db": ["sqlite", "postgres"], "workers": [1, 2], "conns": [1, 16, 64]},

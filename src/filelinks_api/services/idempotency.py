@@ -113,30 +113,32 @@ def claim(
     """Claim `key` for this request (go ahead), or find the first request's response (replay
     it). Raises the idempotency errors. The caller commits."""
     endpoint = stored_endpoint(endpoint)
+    values = {
+        "account": scope.account,
+        "livemode": scope.livemode,
+        "key": key,
+        "endpoint": endpoint,
+        "digest": params_digest,
+        "created": now,
+        "started_at": time.time(),
+        "request_id": request_id,
+    }
+    # A new key (the SDKs send one with every POST they may retry) is claimed by this one
+    # statement.
+    seq = repository.insert_idempotency_key(session, values)
+    if seq is not None:
+        return Claim(seq=seq, request_id=request_id, key=key)
+    # the key has a row: answered, in flight, or past its 24 hours
     existing = repository.get_idempotency_key(session, scope, key)
     if existing is not None and existing.created <= now - TTL_SECONDS:
         repository.delete_idempotency_key(session, existing.seq)
-        existing = None
-    if existing is None:
-        seq = repository.insert_idempotency_key(
-            session,
-            {
-                "account": scope.account,
-                "livemode": scope.livemode,
-                "key": key,
-                "endpoint": endpoint,
-                "digest": params_digest,
-                "created": now,
-                "started_at": time.time(),
-                "request_id": request_id,
-            },
-        )
+        seq = repository.insert_idempotency_key(session, values)
         if seq is not None:
             return Claim(seq=seq, request_id=request_id, key=key)
-        # another request claimed it first (PostgreSQL; SQLite writers are serialized)
+        # claimed anew by another request first (PostgreSQL; SQLite writers are serialized)
         existing = repository.get_idempotency_key(session, scope, key)
-        if existing is None:  # pragma: no cover - claimed and pruned in between
-            raise in_use(key)
+    if existing is None:  # pragma: no cover - claimed and pruned in between
+        raise in_use(key)
     return _judge(session, existing, key, endpoint, params_digest, request_id)
 
 
