@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    Update,
+    bindparam,
     case,
     delete,
     func,
@@ -76,21 +78,38 @@ def take_over_idempotency_key(
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
+# The owner's claim: its row, while no answer is stored and no other request took it over.
+_OWNED = (
+    idempotency_keys.c.seq == bindparam("claim_seq"),
+    idempotency_keys.c.request_id == bindparam("claim_owner"),
+    idempotency_keys.c.status.is_(None),
+)
+_RELEASE_CLAIM = delete(idempotency_keys).where(*_OWNED)
+# Built once per set of columns changed (an answer: status and body; a lease: started_at):
+# built anew at each call, the statement cost a keyed POST more than its SQL did.
+_CHANGE_CLAIM: dict[tuple[str, ...], Update] = {}
+
+
 def change_idempotency_claim(
     session: Executor, seq: int, owner: str, values: dict[str, Any] | None
 ) -> bool:
     """Update the owner's claim with `values` (its response, a renewed lease) or, with None,
     delete it; False when the claim is no longer `owner`'s (its lease lapsed and another
     request took it over)."""
-    owned = (
-        idempotency_keys.c.seq == seq,
-        idempotency_keys.c.request_id == owner,
-        idempotency_keys.c.status.is_(None),
-    )
+    params: dict[str, Any] = {"claim_seq": seq, "claim_owner": owner}
     if values is None:
-        result = session.execute(delete(idempotency_keys).where(*owned))
+        result = session.execute(_RELEASE_CLAIM, params)
     else:
-        result = session.execute(update(idempotency_keys).where(*owned).values(**values))
+        names = tuple(sorted(values))
+        statement = _CHANGE_CLAIM.get(names)
+        if statement is None:
+            statement = _CHANGE_CLAIM[names] = (
+                update(idempotency_keys)
+                .where(*_OWNED)
+                .values({name: bindparam(f"new_{name}") for name in names})
+            )
+        params.update((f"new_{name}", value) for name, value in values.items())
+        result = session.execute(statement, params)
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
