@@ -64,6 +64,17 @@ def make_file(server: Server, key: str) -> str:
 STARTED: list[Server] = []
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _stop_servers_left_running() -> Iterator[None]:
+    """A server that a failing test left running is stopped with the session: one that
+    outlived its pytest kept its PostgreSQL connections, and the next run's servers ran the
+    database out of them ("too many clients")."""
+    yield
+    for server in STARTED:
+        if server.process.poll() is None:
+            server.stop()
+
+
 @pytest.fixture(autouse=True)
 def _no_tracebacks_in_server_logs(request: pytest.FixtureRequest) -> Iterator[None]:
     """The e2e side of tests/error_log_guard.py: a test fails when a server logged a
