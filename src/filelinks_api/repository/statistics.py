@@ -14,9 +14,7 @@ written): the table's file grows without bound though its rows are bounded.
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import bindparam, text
+from sqlalchemy import TextClause, bindparam, text
 
 from filelinks_api.models import metadata
 from filelinks_api.repository.base import Executor
@@ -30,21 +28,20 @@ ANALYZE_FRACTION = 0.1
 VACUUM_BASE_ROWS = 50
 VACUUM_FRACTION = 0.2
 
-_CHANGED = text(
-    "SELECT relname FROM pg_stat_user_tables"
-    " WHERE schemaname = current_schema() AND relname IN :names"
-    " AND n_mod_since_analyze > :base + :fraction * greatest(n_live_tup, 0)"
-    " ORDER BY relname"
-).bindparams(bindparam("names", expanding=True))
+
+def _past(counter: str, condition: str = "") -> TextClause:
+    """The names of the service's tables (`:names`, in the current schema) whose `counter`
+    in pg_stat_user_tables passes `:base` rows plus `:fraction` of their live ones."""
+    return text(
+        "SELECT relname FROM pg_stat_user_tables"
+        f" WHERE schemaname = current_schema() AND relname IN :names{condition}"
+        f" AND {counter} > :base + :fraction * greatest(n_live_tup, 0)"
+        " ORDER BY relname"
+    ).bindparams(bindparam("names", expanding=True))
 
 
-_DEAD = text(
-    "SELECT relname FROM pg_stat_user_tables"
-    " WHERE schemaname = current_schema() AND relname IN :names"
-    " AND current_setting('autovacuum') = 'off'"
-    " AND n_dead_tup > :base + :fraction * greatest(n_live_tup, 0)"
-    " ORDER BY relname"
-).bindparams(bindparam("names", expanding=True))
+_CHANGED = _past("n_mod_since_analyze")
+_DEAD = _past("n_dead_tup", " AND current_setting('autovacuum') = 'off'")
 
 
 def analyze_changed_tables(session: Executor) -> list[str]:
@@ -61,7 +58,9 @@ def vacuum_dead_rows(session: Executor) -> list[str]:
     return _each(session, "VACUUM", _DEAD, VACUUM_BASE_ROWS, VACUUM_FRACTION)
 
 
-def _each(session: Executor, command: str, which: Any, base: int, fraction: float) -> list[str]:
+def _each(
+    session: Executor, command: str, which: TextClause, base: int, fraction: float
+) -> list[str]:
     names = [
         str(name)
         for name in session.execute(
