@@ -6,6 +6,7 @@ import asyncio
 import os
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -76,120 +77,106 @@ def test_the_request_log_is_bounded_in_all(settings, database, clock):
         eventually(lambda: entries() <= 3)
 
 
-@pytest.mark.skipif(
-    not os.environ.get("FILELINKS_TEST_DATABASE_URL"),
-    reason="needs FILELINKS_TEST_DATABASE_URL (PostgreSQL)",
-)
-def test_on_postgres_a_table_that_grew_is_analyzed_and_a_list_walks_its_index():
+@pytest.fixture
+def fresh_postgres() -> Iterator[Database]:
+    """A migrated PostgreSQL schema of the test's own: its tables' statistics start empty."""
+    if not os.environ.get("FILELINKS_TEST_DATABASE_URL"):
+        pytest.skip("needs FILELINKS_TEST_DATABASE_URL (PostgreSQL)")
+    schema = f"filelinks_upkeep_{secrets.token_hex(4)}"
+    create_postgres_schema(schema)
+    database = Database.connect(postgres_schema_url(schema))
+    try:
+        migrate(database.url)
+        yield database
+    finally:
+        asyncio.run(database.dispose())
+        drop_postgres_schema(schema)
+
+
+def table_stat(database: Database, table: str, column: str) -> Any:
+    """`column` of `table`'s row in pg_stat_user_tables (the current schema's)."""
+    with database.engine.connect() as connection:
+        query = (
+            f"SELECT {column} FROM pg_stat_user_tables"
+            " WHERE schemaname = current_schema() AND relname = :table"
+        )
+        return connection.execute(text(query), {"table": table}).scalar_one()
+
+
+def flush_statistics(database: Database) -> None:
+    with database.engine.connect() as connection:
+        connection.execute(text("SELECT pg_stat_force_next_flush()"))
+        connection.commit()  # idle now: its counts reach the statistics views
+
+
+def run_housekeeping(database: Database) -> None:
+    class Runtime:
+        db = log_db = database
+
+    keeper = housekeeping.Housekeeping(Runtime(), SystemClock(), log_total=None)
+    asyncio.run(keeper.run_once(keys=False))
+
+
+def test_on_postgres_a_table_that_grew_is_analyzed_and_a_list_walks_its_index(
+    fresh_postgres: Database,
+) -> None:
     """Whether or not the server's autovacuum runs (this machine's does not): without
     statistics, the first page of an account holding thousands of fresh links was a scan of
     all of them and a sort."""
-    schema = f"filelinks_stats_{secrets.token_hex(4)}"
-    create_postgres_schema(schema)
-    database = Database.connect(postgres_schema_url(schema))
-    try:
-        migrate(database.url)
-        file = file_row("acct_stats")
-        with database.engine.begin() as connection:
-            repository.insert_file(connection, file)
-            connection.execute(
+    database = fresh_postgres
+    file = file_row("acct_stats")
+    with database.engine.begin() as connection:
+        repository.insert_file(connection, file)
+        connection.execute(
+            text(
+                "INSERT INTO file_links"
+                " (id, account, livemode, created, expires_at, file, metadata, token)"
+                " SELECT 'link_' || n, 'acct_stats', false, 1800000000 + n, NULL, :file,"
+                " '{}', 'token_' || n FROM generate_series(1, 3000) AS n"
+            ),
+            {"file": file["id"]},
+        )
+    flush_statistics(database)
+    eventually(lambda: table_stat(database, "file_links", "n_mod_since_analyze") >= 3000)
+
+    run_housekeeping(database)
+
+    with database.engine.connect() as connection:
+        plan = "\n".join(
+            row[0]
+            for row in connection.execute(
                 text(
-                    "INSERT INTO file_links"
-                    " (id, account, livemode, created, expires_at, file, metadata, token)"
-                    " SELECT 'link_' || n, 'acct_stats', false, 1800000000 + n, NULL, :file,"
-                    " '{}', 'token_' || n FROM generate_series(1, 3000) AS n"
-                ),
-                {"file": file["id"]},
-            )
-        with database.engine.connect() as connection:
-            connection.execute(text("SELECT pg_stat_force_next_flush()"))
-            connection.commit()  # idle now: its counts reach the statistics views
-
-        def changed() -> int:
-            with database.engine.connect() as connection:
-                query = (
-                    "SELECT n_mod_since_analyze FROM pg_stat_user_tables"
-                    " WHERE schemaname = current_schema() AND relname = :t"
-                )
-                return int(connection.execute(text(query), {"t": "file_links"}).scalar_one())
-
-        eventually(lambda: changed() >= 3000)
-
-        class Runtime:
-            db = log_db = database
-
-        keeper = housekeeping.Housekeeping(Runtime(), SystemClock(), log_total=None)
-        asyncio.run(keeper.run_once(keys=False))
-
-        with database.engine.connect() as connection:
-            analyzed = connection.execute(
-                text(
-                    "SELECT last_analyze FROM pg_stat_user_tables"
-                    " WHERE schemaname = current_schema() AND relname = 'file_links'"
-                )
-            ).scalar_one()
-            plan = "\n".join(
-                row[0]
-                for row in connection.execute(
-                    text(
-                        "EXPLAIN SELECT * FROM file_links WHERE account = 'acct_stats'"
-                        " AND livemode = false ORDER BY created DESC, seq DESC LIMIT 101"
-                    )
+                    "EXPLAIN SELECT * FROM file_links WHERE account = 'acct_stats'"
+                    " AND livemode = false ORDER BY created DESC, seq DESC LIMIT 101"
                 )
             )
-        assert analyzed is not None
-        assert "Index Scan Backward" in plan, plan
-        assert "Sort" not in plan, plan
-        assert asyncio.run(database.write(repository.analyze_changed_tables)) == []
-    finally:
-        asyncio.run(database.dispose())
-        drop_postgres_schema(schema)
+        )
+    assert table_stat(database, "file_links", "last_analyze") is not None
+    assert "Index Scan Backward" in plan, plan
+    assert "Sort" not in plan, plan
+    assert asyncio.run(database.write(repository.analyze_changed_tables)) == []
 
 
-@pytest.mark.skipif(
-    not os.environ.get("FILELINKS_TEST_DATABASE_URL"),
-    reason="needs FILELINKS_TEST_DATABASE_URL (PostgreSQL)",
-)
-def test_on_postgres_without_autovacuum_the_request_logs_dead_rows_are_reclaimed():
+def test_on_postgres_without_autovacuum_the_request_logs_dead_rows_are_reclaimed(
+    fresh_postgres: Database,
+) -> None:
     """The request log's prunes delete a row per entry written: with the server's autovacuum
     off (this machine's), housekeeping vacuums the table; with it on, it leaves it to it."""
-    schema = f"filelinks_dead_{secrets.token_hex(4)}"
-    create_postgres_schema(schema)
-    database = Database.connect(postgres_schema_url(schema))
-    try:
-        migrate(database.url)
-        entries = [entry(f"req_dead{n:05d}", created=1_800_000_000 + n) for n in range(3000)]
-        with database.engine.begin() as connection:
-            repository.insert_request_logs(connection, entries)
-        with database.engine.begin() as connection:
-            repository.prune_request_log(connection, LOG_SCOPE, keep=100)
-        with database.engine.connect() as connection:
-            connection.execute(text("SELECT pg_stat_force_next_flush()"))
-            connection.commit()  # idle now: its counts reach the statistics views
+    database = fresh_postgres
+    entries = [entry(f"req_dead{n:05d}", created=1_800_000_000 + n) for n in range(3000)]
+    with database.engine.begin() as connection:
+        repository.insert_request_logs(connection, entries)
+    with database.engine.begin() as connection:
+        repository.prune_request_log(connection, LOG_SCOPE, keep=100)
+    flush_statistics(database)
+    eventually(lambda: table_stat(database, "request_log", "n_dead_tup") >= 2900)
+    with database.engine.connect() as connection:
+        autovacuum = connection.execute(text("SHOW autovacuum")).scalar_one()
 
-        def table(column: str) -> object:
-            with database.engine.connect() as connection:
-                query = (
-                    f"SELECT {column} FROM pg_stat_user_tables"
-                    " WHERE schemaname = current_schema() AND relname = 'request_log'"
-                )
-                return connection.execute(text(query)).scalar_one()
+    run_housekeeping(database)
 
-        eventually(lambda: int(table("n_dead_tup")) >= 2900)  # type: ignore[call-overload]
-        with database.engine.connect() as connection:
-            autovacuum = connection.execute(text("SHOW autovacuum")).scalar_one()
-
-        class Runtime:
-            db = log_db = database
-
-        keeper = housekeeping.Housekeeping(Runtime(), SystemClock(), log_total=None)
-        asyncio.run(keeper.run_once(keys=False))
-
-        if autovacuum == "off":
-            assert table("last_vacuum") is not None
-            eventually(lambda: int(table("n_dead_tup")) < 100)  # type: ignore[call-overload]
-        else:
-            assert table("last_vacuum") is None  # the server's own autovacuum's work
-    finally:
-        asyncio.run(database.dispose())
-        drop_postgres_schema(schema)
+    if autovacuum == "off":
+        assert table_stat(database, "request_log", "last_vacuum") is not None
+        eventually(lambda: table_stat(database, "request_log", "n_dead_tup") < 100)
+    else:
+        assert table_stat(database, "request_log", "last_vacuum") is None  # autovacuum's work
