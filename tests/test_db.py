@@ -720,6 +720,31 @@ class TestDirectReadsOnPostgres:
         assert read == write == direct == logs == wanted
         assert listener == name
 
+    def test_a_listener_gets_every_notification_that_arrives_in_one_read(
+        self, database: Database
+    ) -> None:
+        """NOTIFYs committed together reach the listening connection in one read. Each is
+        yielded: the listener used to keep only the last of such a batch, so a clock change
+        followed by a log barrier's question was lost (the clocks stayed stale until the next
+        change), and a barrier's answer followed by another message left its log query waiting
+        a round of ASK_AGAIN_SECONDS or more."""
+        channel = f"filelinks_{secrets.token_hex(4)}"
+
+        def notify_three(connection: Connection) -> None:
+            for payload in ("one", "two", "three"):
+                repository.notify(connection, channel, payload)
+
+        async def scenario() -> list[str | None]:
+            listening = database.listen(channel, idle=0.5)
+            try:
+                assert await anext(listening) is None  # listening now
+                await database.write(notify_three)
+                return [await anext(listening) for _ in range(3)]
+            finally:
+                await listening.aclose()
+
+        assert asyncio.run(scenario()) == ["one", "two", "three"]
+
     def test_at_most_size_connections_per_loop_each_kept(self, database: Database) -> None:
         with database.engine.begin() as connection:
             _, link = insert_file_and_link(connection, {}, {})

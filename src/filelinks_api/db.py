@@ -22,6 +22,7 @@ client is decided in failures.py, not here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -417,10 +418,15 @@ class Database:
             await connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
             yield None
             while True:
-                payload = None
-                async for notification in connection.notifies(timeout=idle, stop_after=1):
-                    payload = notification.payload
-                yield payload
+                quiet = True
+                # stop_after=1 still yields every notification of the read that brought it
+                notifies = connection.notifies(timeout=idle, stop_after=1)
+                async with contextlib.aclosing(notifies):
+                    async for notification in notifies:
+                        quiet = False
+                        yield notification.payload
+                if quiet:
+                    yield None
 
     async def ping(self) -> bool:
         try:
