@@ -227,9 +227,12 @@ def http(server: Server, api_key: str) -> Iterator[httpx.Client]:
         yield plain
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+@pytest.fixture(scope="module", params=BACKENDS)
 def two_workers(request, tmp_path_factory) -> Iterator[Server]:
-    """Two worker processes on one port; JSON logs, whose `pid` tells which one answered."""
+    """Two worker processes on one port; JSON logs, whose `pid` tells which one answered.
+    A module's own: on PostgreSQL the pair holds up to 36 connections, which, kept for the
+    whole session beside the servers of later modules, ran this machine's PostgreSQL (100
+    connections) out of them (`too many clients`: the fuzz test's 503s)."""
     base = tmp_path_factory.mktemp(f"workers-{request.param}")
     with server_on(
         request.param, base / "data", workers=2, args=("--log-format", "json")
