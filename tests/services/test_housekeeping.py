@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 
 from filelinks_api import repository
 from filelinks_api.app import create_app
@@ -18,6 +18,7 @@ from filelinks_api.clock import SystemClock
 from filelinks_api.db import Database, migrate
 from filelinks_api.models import idempotency_keys, request_log
 from filelinks_api.services import housekeeping
+from filelinks_api.services import request_log as log_service
 from tests.api.helpers import bearer, upload
 from tests.conftest import (
     create_postgres_schema,
@@ -27,7 +28,7 @@ from tests.conftest import (
     postgres_schema_url,
 )
 from tests.services.test_request_log import SCOPE as LOG_SCOPE
-from tests.services.test_request_log import entry
+from tests.services.test_request_log import Slices, entry
 
 DAY = 24 * 3600
 
@@ -75,6 +76,45 @@ def test_the_request_log_is_bounded_in_all(settings, database, clock):
         for number in range(6):  # six accounts: the per-scope bound alone would keep them all
             client.get("/v1/files", headers=bearer(f"sk_test_housekeeping{number:02d}"))
         eventually(lambda: entries() <= 3)
+
+
+class LogRuntime:
+    def __init__(self, database: Database) -> None:
+        self.db = self.log_db = database
+
+
+def test_the_total_bound_is_kept_in_slices_and_the_loop_serves_requests_between_them(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In open mode every key is an account: the total bound, not the per-scope one, deletes
+    what ten seconds of requests recorded, in one DELETE a stall of every request of the
+    worker on SQLite (a write runs on its event loop)."""
+    monkeypatch.setattr(log_service, "PRUNE_SLICE", 10)
+    accounts = [f"acct_total{secrets.token_hex(4)}" for _ in range(5)]
+    entries = [
+        entry(f"req_total_slice{n:03d}", account=accounts[n % 5], created=1_800_000_000 + n)
+        for n in range(50)
+    ]
+    with database.engine.begin() as connection:
+        repository.insert_request_logs(connection, entries)
+    keeper = housekeeping.Housekeeping(LogRuntime(database), SystemClock(), log_total=5)  # type: ignore[arg-type]
+
+    async def scenario() -> Slices:
+        with Slices() as slices:
+            turns = asyncio.ensure_future(slices.count_turns())
+            await keeper.run_once(keys=False)
+            turns.cancel()
+        return slices
+
+    try:
+        slices = asyncio.run(scenario())
+        with database.engine.connect() as connection:
+            left = set(connection.execute(select(request_log.c.id)).scalars())
+        assert left == {f"req_total_slice{n:03d}" for n in range(45, 50)}
+        assert slices.sliced(at_least=5), slices.deletes  # 45 entries past the bound, by 10
+    finally:
+        with database.engine.begin() as connection:
+            connection.execute(delete(request_log).where(request_log.c.account.in_(accounts)))
 
 
 @pytest.fixture
@@ -166,8 +206,7 @@ def test_on_postgres_without_autovacuum_the_request_logs_dead_rows_are_reclaimed
     entries = [entry(f"req_dead{n:05d}", created=1_800_000_000 + n) for n in range(3000)]
     with database.engine.begin() as connection:
         repository.insert_request_logs(connection, entries)
-    with database.engine.begin() as connection:
-        repository.prune_request_log(connection, LOG_SCOPE, keep=100)
+    asyncio.run(log_service.prune_scope(database, LOG_SCOPE, keep=100))
     flush_statistics(database)
     eventually(lambda: table_stat(database, "request_log", "n_dead_tup") >= 2900)
     with database.engine.connect() as connection:

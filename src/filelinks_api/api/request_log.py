@@ -288,8 +288,8 @@ class LogWriter:
         """A scope that has had `prune_every` more entries is pruned by a task of its own,
         once the batch's requests have their answers: no response waits for a prune's commit
         (a prune of a thousand list responses held every logged request for 100+ ms, the p99
-        of list and create with the log on). On SQLite the DELETE itself still runs on the
-        worker's loop, as every SQLite write does: a few ms for a thousand entries."""
+        of list and create with the log on). On SQLite the DELETEs still run on the worker's
+        loop, as every SQLite write does, in slices (services/request_log.PRUNE_SLICE)."""
         for scope in set(scopes):
             self._since_prune[scope] += scopes.count(scope)
             if self._since_prune[scope] >= self._every:
@@ -303,8 +303,8 @@ class LogWriter:
             while self._due:
                 scope = self._due.pop()
                 try:
-                    pruned = await self.runtime.log_db.write(
-                        request_log.prune_scopes, [scope], keep=self.keep
+                    pruned = await request_log.prune_scope(
+                        self.runtime.log_db, scope, keep=self.keep
                     )
                 except Exception as exc:  # tried again after the scope's next entries
                     failure = failures.classify(exc, "")

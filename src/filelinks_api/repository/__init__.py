@@ -72,10 +72,11 @@ from filelinks_api.repository.idempotency import (
 from filelinks_api.repository.paging import find_first_page, page
 from filelinks_api.repository.request_log import (
     delete_request_log,
+    delete_request_log_through,
     get_request_log,
     insert_request_logs,
-    prune_request_log,
     prune_request_log_total,
+    request_log_cut,
 )
 from filelinks_api.repository.statistics import analyze_changed_tables, vacuum_dead_rows
 
@@ -104,6 +105,7 @@ __all__ = [
     "delete_fault_rules",
     "delete_idempotency_key",
     "delete_request_log",
+    "delete_request_log_through",
     "delete_scope_data",
     "existing_file_ids",
     "expired_filter",
@@ -128,8 +130,8 @@ __all__ = [
     "links_for_files",
     "page",
     "prune_idempotency_keys",
-    "prune_request_log",
     "prune_request_log_total",
+    "request_log_cut",
     "save_account_clock",
     "save_clock_listener",
     "scopes_with_live_fault_rules",

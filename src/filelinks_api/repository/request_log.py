@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
+    and_,
     delete,
     func,
     select,
@@ -76,9 +77,10 @@ def get_request_log(session: Executor, scope: Scope, request_id: str) -> Request
     return _lookup(session, _GET_REQUEST_LOG, scope, request_id)
 
 
-def prune_request_log(session: Executor, scope: Scope, keep: int) -> int:
-    """Keep the scope's newest `keep` entries, newest as the list orders them (created, seq):
-    the walk to the cut-off runs backwards along the scope's index."""
+def request_log_cut(session: Executor, scope: Scope, keep: int) -> tuple[int, int] | None:
+    """(created, seq) of the scope's newest entry past its newest `keep`, newest as the list
+    orders them; None while it holds no more. The walk runs backwards along the scope's
+    index, over `keep` entries."""
     cut = (
         select(request_log.c.created, request_log.c.seq)
         .where(_scoped(request_log, scope))
@@ -87,25 +89,42 @@ def prune_request_log(session: Executor, scope: Scope, keep: int) -> int:
         .limit(1)
     )
     oldest_dropped = session.execute(cut).first()
-    if oldest_dropped is None:
-        return 0
-    position = tuple_(oldest_dropped.created, oldest_dropped.seq)
-    result = session.execute(
-        delete(request_log).where(
-            _scoped(request_log, scope),
-            tuple_(request_log.c.created, request_log.c.seq) <= position,
-        )
+    return None if oldest_dropped is None else (oldest_dropped.created, oldest_dropped.seq)
+
+
+def delete_request_log_through(
+    session: Executor, scope: Scope, position: tuple[int, int], *, limit: int | None = None
+) -> int:
+    """Delete the scope's entries at or before `position` (created, seq), only its oldest
+    `limit` of them when given; how many were deleted."""
+    through = and_(
+        _scoped(request_log, scope),
+        tuple_(request_log.c.created, request_log.c.seq) <= tuple_(*position),
     )
+    if limit is not None:
+        oldest = (
+            select(request_log.c.seq)
+            .where(through)
+            .order_by(request_log.c.created, request_log.c.seq)
+            .limit(limit)
+        )
+        through = request_log.c.seq.in_(oldest.scalar_subquery())
+    result = session.execute(delete(request_log).where(through))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def prune_request_log_total(session: Executor, keep: int) -> int:
+def prune_request_log_total(session: Executor, keep: int, *, limit: int | None = None) -> int:
     """Keep at most `keep` entries in all: those among the newest `keep` recorded (`seq`
-    counts every entry recorded, so the cut is found in the primary key, not by a walk)."""
+    counts every entry recorded, so the cut is found in the primary key, not by a walk); with
+    `limit`, delete only the oldest `limit` of the others."""
     newest = session.execute(select(func.max(request_log.c.seq))).scalar()
     if newest is None or newest <= keep:
         return 0
-    result = session.execute(delete(request_log).where(request_log.c.seq <= newest - keep))
+    through = request_log.c.seq <= newest - keep
+    if limit is not None:
+        oldest = select(request_log.c.seq).where(through).order_by(request_log.c.seq).limit(limit)
+        through = request_log.c.seq.in_(oldest.scalar_subquery())
+    result = session.execute(delete(request_log).where(through))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 

@@ -26,7 +26,7 @@ from typing import Protocol
 from filelinks_api import failures, metrics, repository
 from filelinks_api.clock import Clock
 from filelinks_api.db import Database
-from filelinks_api.services import idempotency
+from filelinks_api.services import idempotency, request_log
 
 log = logging.getLogger("filelinks_api.error")
 
@@ -61,9 +61,7 @@ class Housekeeping:
 
     async def run_once(self, *, keys: bool) -> None:
         if self.log_total is not None:
-            pruned = await self.runtime.log_db.write(
-                repository.prune_request_log_total, self.log_total
-            )
+            pruned = await request_log.prune_total(self.runtime.log_db, self.log_total)
             if pruned:
                 metrics.REQUEST_LOG_ENTRIES.labels("pruned").inc(pruned)
         if keys:
