@@ -156,7 +156,7 @@ async def _sweep_orphans(settings: Settings) -> None:
         swept = await files.sweep_orphans(
             database, storage, grace_seconds=settings.orphan_grace_seconds
         )
-        await database.write(idempotency.prune, SystemClock().now())
+        await idempotency.prune_expired(database, SystemClock().now())
     except OSError as exc:
         raise SettingsError(f"cannot sweep {storage.description}: {exc.strerror}") from None
     except StoreUnavailable as exc:

@@ -18,8 +18,9 @@ from filelinks_api.db import Database
 from filelinks_api.failures import WriteLockTimeout
 from filelinks_api.log_marks import LogMarks
 from filelinks_api.repository import Scope
-from filelinks_api.services import request_log as log_service
-from tests.services.test_request_log import Slices, entry
+from filelinks_api.services import slices as slices_module
+from tests.services.slices import Slices
+from tests.services.test_request_log import entry
 
 SCOPE = Scope("acct_writer", False)
 
@@ -321,7 +322,7 @@ def test_a_prune_deletes_in_slices_and_the_loop_serves_requests_between_them(
 ) -> None:
     """On SQLite a write runs on the worker's event loop: a prune of a thousand entries in one
     DELETE held every request of the worker for its 2-3 ms, the log-on p99 of a retrieve."""
-    monkeypatch.setattr(log_service, "PRUNE_SLICE", 10)
+    monkeypatch.setattr(slices_module, "SLICE", 10)
     scope = Scope(f"acct_slices{secrets.token_hex(4)}", False)
     db = Database.connect(backend_url)
     old = [
@@ -333,7 +334,7 @@ def test_a_prune_deletes_in_slices_and_the_loop_serves_requests_between_them(
 
     async def scenario() -> Slices:
         writer = LogWriter(Runtime(db), keep=5)  # type: ignore[arg-type]  # a prune every entry
-        with Slices() as slices:
+        with Slices("request_log") as slices:
             turns = asyncio.ensure_future(slices.count_turns())
             newest = entry("req_slice_new", account=scope.account, created=1_800_000_100)
             await writer.add(newest, scope)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, insert, select, text
 
 from filelinks_api import repository
 from filelinks_api.app import create_app
@@ -19,6 +20,7 @@ from filelinks_api.db import Database, migrate
 from filelinks_api.models import idempotency_keys, request_log
 from filelinks_api.services import housekeeping
 from filelinks_api.services import request_log as log_service
+from filelinks_api.services import slices as slices_module
 from tests.api.helpers import bearer, upload
 from tests.conftest import (
     create_postgres_schema,
@@ -27,8 +29,9 @@ from tests.conftest import (
     file_row,
     postgres_schema_url,
 )
+from tests.services.slices import Slices
 from tests.services.test_request_log import SCOPE as LOG_SCOPE
-from tests.services.test_request_log import Slices, entry
+from tests.services.test_request_log import entry
 
 DAY = 24 * 3600
 
@@ -89,7 +92,7 @@ def test_the_total_bound_is_kept_in_slices_and_the_loop_serves_requests_between_
     """In open mode every key is an account: the total bound, not the per-scope one, deletes
     what ten seconds of requests recorded, in one DELETE a stall of every request of the
     worker on SQLite (a write runs on its event loop)."""
-    monkeypatch.setattr(log_service, "PRUNE_SLICE", 10)
+    monkeypatch.setattr(slices_module, "SLICE", 10)
     accounts = [f"acct_total{secrets.token_hex(4)}" for _ in range(5)]
     entries = [
         entry(f"req_total_slice{n:03d}", account=accounts[n % 5], created=1_800_000_000 + n)
@@ -100,7 +103,7 @@ def test_the_total_bound_is_kept_in_slices_and_the_loop_serves_requests_between_
     keeper = housekeeping.Housekeeping(LogRuntime(database), SystemClock(), log_total=5)  # type: ignore[arg-type]
 
     async def scenario() -> Slices:
-        with Slices() as slices:
+        with Slices("request_log") as slices:
             turns = asyncio.ensure_future(slices.count_turns())
             await keeper.run_once(keys=False)
             turns.cancel()
@@ -115,6 +118,55 @@ def test_the_total_bound_is_kept_in_slices_and_the_loop_serves_requests_between_
     finally:
         with database.engine.begin() as connection:
             connection.execute(delete(request_log).where(request_log.c.account.in_(accounts)))
+
+
+def test_expired_keys_are_forgotten_in_slices_and_the_loop_serves_requests_between_them(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """stripe-python sends a key with every POST: at 10 a second a run (every 10 minutes)
+    forgets 6,000 keys, in one DELETE a stall of the worker and, on SQLite, of every worker's
+    writes (the database's one write lock)."""
+    monkeypatch.setattr(slices_module, "SLICE", 10)
+    account = f"acct_keys{secrets.token_hex(4)}"
+    now = int(time.time())
+
+    def key(name: str, created: int) -> dict[str, Any]:
+        return {
+            "account": account,
+            "livemode": False,
+            "key": name,
+            "endpoint": "/v1/file_links",
+            "digest": None,
+            "created": created,
+            "started_at": 0.0,
+            "status": 200,
+            "body": b"{}",
+            "request_id": f"req_{name}",
+        }
+
+    expired = [key(f"expired{n:02d}", now - 2 * DAY + n) for n in range(45)]
+    with database.engine.begin() as connection:
+        connection.execute(insert(idempotency_keys), [*expired, key("fresh", now)])
+    keeper = housekeeping.Housekeeping(LogRuntime(database), SystemClock(), log_total=None)  # type: ignore[arg-type]
+
+    async def scenario() -> Slices:
+        with Slices("idempotency_keys") as slices:
+            turns = asyncio.ensure_future(slices.count_turns())
+            await keeper.run_once(keys=True)
+            turns.cancel()
+        return slices
+
+    try:
+        slices = asyncio.run(scenario())
+        with database.engine.connect() as connection:
+            query = select(idempotency_keys.c.key).where(idempotency_keys.c.account == account)
+            assert set(connection.execute(query).scalars()) == {"fresh"}
+        assert slices.sliced(at_least=5), slices.deletes  # 45 keys past their day, by 10
+    finally:
+        with database.engine.begin() as connection:
+            connection.execute(
+                delete(idempotency_keys).where(idempotency_keys.c.account == account)
+            )
 
 
 @pytest.fixture

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 from typing import Any
 
-from sqlalchemy import Engine, event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from filelinks_api import repository
@@ -84,33 +82,3 @@ def test_the_total_bound_keeps_the_newest_entries_of_every_scope(session: Sessio
 
     left = set(session.execute(select(request_log.c.id)).scalars())
     assert left == {f"req_total_{number:02d}" for number in range(20, 30)}
-
-
-class Slices:
-    """While in its `with`: the turns of the event loop (`count_turns`, a task of the test's)
-    and, for each DELETE of request log entries, the turn it ran at. A prune that deletes in
-    slices, the loop serving other requests between two, shows a turn between each pair."""
-
-    def __init__(self) -> None:
-        self.turns = 0
-        self.deletes: list[int] = []
-
-    def __enter__(self) -> Slices:
-        event.listen(Engine, "before_cursor_execute", self._seen)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        event.remove(Engine, "before_cursor_execute", self._seen)
-
-    def _seen(self, connection: Any, cursor: Any, statement: str, *rest: Any) -> None:
-        if statement.lstrip().upper().startswith("DELETE FROM REQUEST_LOG"):
-            self.deletes.append(self.turns)
-
-    async def count_turns(self) -> None:
-        while True:
-            self.turns += 1
-            await asyncio.sleep(0)
-
-    def sliced(self, at_least: int) -> bool:
-        turned = all(later > earlier for earlier, later in itertools.pairwise(self.deletes))
-        return len(self.deletes) >= at_least and turned

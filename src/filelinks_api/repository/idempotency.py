@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import (
     Update,
+    and_,
     bindparam,
     case,
     delete,
@@ -117,9 +118,12 @@ def delete_idempotency_key(session: Executor, seq: int) -> None:
     session.execute(delete(idempotency_keys).where(idempotency_keys.c.seq == seq))
 
 
-def prune_idempotency_keys(session: Executor, real_now: int, ttl: int) -> int:
+def prune_idempotency_keys(
+    session: Executor, real_now: int, ttl: int, *, limit: int | None = None
+) -> int:
     """Delete the keys created `ttl` seconds or more before their account's time: real time
-    (`real_now`), unless the scope's test clock is frozen or moved."""
+    (`real_now`), unless the scope's test clock is frozen or moved; with `limit`, only the
+    oldest `limit` of them."""
     clock = account_clocks.c
     clock_now = case(
         (clock.frozen_at.is_not(None), clock.frozen_at), else_=real_now + clock.offset_seconds
@@ -131,11 +135,13 @@ def prune_idempotency_keys(session: Executor, real_now: int, ttl: int) -> int:
         .where(clock.account == key.account, clock.livemode == key.livemode)
         .scalar_subquery()
     )
-    result = session.execute(
-        delete(idempotency_keys).where(
-            # no key is older than this, whatever its clock (the index on `created`)
-            key.created <= max(real_now, latest or real_now) - ttl,
-            key.created <= func.coalesce(their_now, real_now) - ttl,
-        )
+    expired = and_(
+        # no key is older than this, whatever its clock (the index on `created`)
+        key.created <= max(real_now, latest or real_now) - ttl,
+        key.created <= func.coalesce(their_now, real_now) - ttl,
     )
+    if limit is not None:
+        oldest = select(key.seq).where(expired).order_by(key.created).limit(limit)
+        expired = key.seq.in_(oldest.scalar_subquery())
+    result = session.execute(delete(idempotency_keys).where(expired))
     return int(result.rowcount)  # type: ignore[attr-defined]

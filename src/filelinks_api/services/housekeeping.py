@@ -1,7 +1,7 @@
 """What keeps the stored state bounded while the service runs, in every worker process.
 
 - Idempotency keys: a key is kept 24 hours by its account's clock, then forgotten
-  (services/idempotency.prune), every `KEYS_EVERY_SECONDS` (and by `serve` at start).
+  (services/idempotency.prune_expired), every `KEYS_EVERY_SECONDS` (and by `serve` at start).
 - The request log: besides the newest `FILELINKS_REQUEST_LOG_LIMIT` entries per scope (pruned
   as entries are written, api/request_log.py), at most `FILELINKS_REQUEST_LOG_TOTAL_LIMIT`
   entries in all, every `LOG_EVERY_SECONDS`: in open mode every key is a scope of its own,
@@ -12,8 +12,9 @@
   when the server's autovacuum is off, vacuums those holding many dead rows (the request
   log's prunes leave one per entry).
 
-Several processes running this at once delete the same rows; the second finds nothing left.
-A failed run is logged, and the next one tries again.
+Deletes go in slices (services/slices.py). Several processes running this at once delete the
+same rows; the second finds nothing left. A failed run is logged, and the next one tries
+again.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class Housekeeping:
             if pruned:
                 metrics.REQUEST_LOG_ENTRIES.labels("pruned").inc(pruned)
         if keys:
-            await self.runtime.db.write(idempotency.prune, self.clock.now())
+            await idempotency.prune_expired(self.runtime.db, self.clock.now())
         if self.runtime.db.is_postgres:
             await self.runtime.db.write(repository.analyze_changed_tables)
             await self.runtime.db.append(repository.vacuum_dead_rows)  # outside a transaction

@@ -27,7 +27,7 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -35,6 +35,10 @@ from filelinks_api import repository
 from filelinks_api.errors import IdempotencyError, InvalidRequestError
 from filelinks_api.models import IdempotencyKeyRow
 from filelinks_api.repository import Executor, Scope
+from filelinks_api.services.slices import delete_in_slices
+
+if TYPE_CHECKING:
+    from filelinks_api.db import Database
 
 MAX_KEY_LENGTH = 255
 TTL_SECONDS = 24 * 60 * 60
@@ -210,8 +214,13 @@ def release(session: Executor, claim: Claim) -> None:
     repository.change_idempotency_claim(session, claim.seq, claim.request_id, None)
 
 
-def prune(session: Executor, now: int) -> int:
-    """Forget keys past their 24 hours, each by its account's clock (`now` is real time).
-    Run at `serve`'s start and every PRUNE_EVERY_SECONDS while it serves
-    (services/housekeeping.py). The caller commits."""
-    return repository.prune_idempotency_keys(session, now, TTL_SECONDS)
+def prune(session: Executor, now: int, *, limit: int | None = None) -> int:
+    """Forget keys past their 24 hours, each by its account's clock (`now` is real time);
+    with `limit`, only the oldest `limit` of them. The caller commits."""
+    return repository.prune_idempotency_keys(session, now, TTL_SECONDS, limit=limit)
+
+
+async def prune_expired(db: Database, now: int) -> int:
+    """`prune` in slices (services/slices.py): at `serve`'s start, and every
+    KEYS_EVERY_SECONDS while it serves (services/housekeeping.py)."""
+    return await delete_in_slices(db, prune, now)

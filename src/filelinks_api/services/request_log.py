@@ -6,14 +6,13 @@ Not Stripe's API. Entries are recorded in batches (one transaction for all the e
 arrived while the previous batch was committing) and pruned to the newest `keep` per scope
 every `prune_every(keep)` entries a process records for that scope, so a scope may briefly
 hold up to that many more per process; the whole log is kept to its total bound by
-services/housekeeping.py. Prunes delete in slices, a transaction each (`PRUNE_SLICE`). API
+services/housekeeping.py. Prunes delete in slices, a transaction each (services/slices.py). API
 keys and the Authorization header are never part of an entry.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import String
@@ -24,6 +23,7 @@ from filelinks_api.models import RequestLogRow, request_log
 from filelinks_api.repository import Executor, Page, Scope
 from filelinks_api.schemas import ListRequestLogParams
 from filelinks_api.services.pager import list_page
+from filelinks_api.services.slices import delete_in_slices
 from filelinks_api.wire.params import expansions
 
 if TYPE_CHECKING:
@@ -67,37 +67,18 @@ def record(session: Executor, entries: Sequence[dict[str, Any]]) -> None:
     repository.insert_request_logs(session, [storable(entry) for entry in entries])
 
 
-# Entries a prune deletes per transaction. On SQLite a write runs on the worker's event
-# loop: a prune of its thousand entries in one DELETE held every request of the worker for
-# 2.5 ms, ten times a second at 11,000 retrieves a second (2 workers): the log-on p99. A slice
-# of 200 holds it about as long as a batch of entries does.
-PRUNE_SLICE = 200
-
-
 async def prune_scope(db: Database, scope: Scope, *, keep: int) -> int:
     """Keep the scope's newest `keep` entries; how many were deleted. The cut is found once;
-    the entries past it are deleted oldest first, in slices (`PRUNE_SLICE`)."""
+    the entries past it are deleted oldest first, in slices (services/slices.py)."""
     position = await db.read(repository.request_log_cut, scope, keep)
     if position is None:
         return 0
-    return await _in_slices(db, repository.delete_request_log_through, scope, position)
+    return await delete_in_slices(db, repository.delete_request_log_through, scope, position)
 
 
 async def prune_total(db: Database, keep: int) -> int:
     """Keep the newest `keep` entries of the whole log, the others deleted in slices."""
-    return await _in_slices(db, repository.prune_request_log_total, keep)
-
-
-async def _in_slices(db: Database, work: Callable[..., int], *args: Any) -> int:
-    """`work(session, *args, limit=PRUNE_SLICE)` until it deletes less than a slice, each a
-    transaction of its own, the event loop serving what waits between two."""
-    deleted = 0
-    while True:
-        count = await db.write(work, *args, limit=PRUNE_SLICE)
-        deleted += count
-        if count < PRUNE_SLICE:
-            return deleted
-        await asyncio.sleep(0)
+    return await delete_in_slices(db, repository.prune_request_log_total, keep)
 
 
 def list_entries(
