@@ -289,7 +289,7 @@ class LogWriter:
         once the batch's requests have their answers: no response waits for a prune's commit
         (a prune of a thousand list responses held every logged request for 100+ ms, the p99
         of list and create with the log on). On SQLite the DELETEs still run on the worker's
-        loop, as every SQLite write does, in slices (services/request_log.PRUNE_SLICE)."""
+        loop, as every SQLite write does, in slices (services/slices.py)."""
         for scope in set(scopes):
             self._since_prune[scope] += scopes.count(scope)
             if self._since_prune[scope] >= self._every:

@@ -6,8 +6,8 @@ Not Stripe's API. Entries are recorded in batches (one transaction for all the e
 arrived while the previous batch was committing) and pruned to the newest `keep` per scope
 every `prune_every(keep)` entries a process records for that scope, so a scope may briefly
 hold up to that many more per process; the whole log is kept to its total bound by
-services/housekeeping.py. Prunes delete in slices, a transaction each (services/slices.py). API
-keys and the Authorization header are never part of an entry.
+services/housekeeping.py. Prunes delete in slices, a transaction each (services/slices.py).
+API keys and the Authorization header are never part of an entry.
 """
 
 from __future__ import annotations
