@@ -1,0 +1,49 @@
+"""wire/protocol: uvicorn's HTTP protocol as `filelinks-api serve` runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import uvicorn
+from uvicorn.server import ServerState
+
+from filelinks_api.wire.protocol import StripeHttpToolsProtocol
+
+
+async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:  # pragma: no cover
+    pass
+
+
+def test_a_connection_accepted_from_a_listener_passed_down_sends_without_nagles_delay() -> None:
+    """`serve --workers N` binds the listening socket in the supervisor and passes it to the
+    workers, with `proto` 0; asyncio's loop turns Nagle's algorithm off only on connections
+    whose socket says IPPROTO_TCP (uvloop does on every TCP connection). Without uvloop (on
+    Windows, say) every keep-alive response then waited for the client's delayed ACK: 43 ms a
+    request, 364 req/s at 16 connections against 9,000 with one worker."""
+
+    async def scenario() -> int:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # as uvicorn binds it
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        assert listener.proto == 0
+        config = uvicorn.Config(_app, log_level="warning")
+        made: list[StripeHttpToolsProtocol] = []
+
+        def protocol() -> StripeHttpToolsProtocol:
+            made.append(StripeHttpToolsProtocol(config, ServerState(), {}))
+            return made[-1]
+
+        server = await asyncio.get_running_loop().create_server(protocol, sock=listener)
+        _, writer = await asyncio.open_connection(*listener.getsockname())
+        while not made or made[0].transport is None:
+            await asyncio.sleep(0.001)
+        accepted = made[0].transport.get_extra_info("socket")
+        nodelay = accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        writer.close()
+        server.close()
+        await server.wait_closed()
+        return int(nodelay)
+
+    assert asyncio.run(scenario()) == 1
