@@ -332,20 +332,17 @@ def test_a_prune_deletes_in_slices_and_the_loop_serves_requests_between_them(
     with db.engine.begin() as connection:
         repository.insert_request_logs(connection, old)
 
-    async def scenario() -> Slices:
+    async def record_and_prune() -> None:
         writer = LogWriter(Runtime(db), keep=5)  # type: ignore[arg-type]  # a prune every entry
-        with Slices("request_log") as slices:
-            turns = asyncio.ensure_future(slices.count_turns())
-            newest = entry("req_slice_new", account=scope.account, created=1_800_000_100)
-            await writer.add(newest, scope)
-            while writer._pruning is not None:  # the prune that entry called for
-                await asyncio.sleep(0.01)
-            turns.cancel()
+        newest = entry("req_slice_new", account=scope.account, created=1_800_000_100)
+        await writer.add(newest, scope)
+        while writer._pruning is not None:  # the prune that entry called for
+            await asyncio.sleep(0.01)
         await writer.close()
-        return slices
 
+    slices = Slices("request_log")
     try:
-        slices = asyncio.run(scenario())
+        asyncio.run(slices.during(record_and_prune()))
         with db.engine.connect() as connection:
             left = connection.execute(
                 select(models.request_log.c.id).where(models.request_log.c.account == scope.account)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event
 
+T = TypeVar("T")
+
 
 class Slices:
-    """While in its `with`: the turns of the event loop (`count_turns`, a task of the test's)
-    and, for each DELETE from `table` sent to any database, the turn it ran at."""
+    """While `during` awaits some work: the turns of the event loop (a task of its own
+    counts them) and, for each DELETE from `table` sent to any database, the turn it ran at."""
 
     def __init__(self, table: str) -> None:
         self.prefix = f"DELETE FROM {table.upper()}"
@@ -29,7 +32,16 @@ class Slices:
         if statement.lstrip().upper().startswith(self.prefix):
             self.deletes.append(self.turns)
 
-    async def count_turns(self) -> None:
+    async def during(self, work: Awaitable[T]) -> T:
+        """Await `work` with the DELETEs watched and the loop's turns counted."""
+        with self:
+            turns = asyncio.ensure_future(self._count_turns())
+            try:
+                return await work
+            finally:
+                turns.cancel()
+
+    async def _count_turns(self) -> None:
         while True:
             self.turns += 1
             await asyncio.sleep(0)

@@ -101,16 +101,10 @@ def test_the_total_bound_is_kept_in_slices_and_the_loop_serves_requests_between_
     with database.engine.begin() as connection:
         repository.insert_request_logs(connection, entries)
     keeper = housekeeping.Housekeeping(LogRuntime(database), SystemClock(), log_total=5)  # type: ignore[arg-type]
-
-    async def scenario() -> Slices:
-        with Slices("request_log") as slices:
-            turns = asyncio.ensure_future(slices.count_turns())
-            await keeper.run_once(keys=False)
-            turns.cancel()
-        return slices
+    slices = Slices("request_log")
 
     try:
-        slices = asyncio.run(scenario())
+        asyncio.run(slices.during(keeper.run_once(keys=False)))
         with database.engine.connect() as connection:
             left = set(connection.execute(select(request_log.c.id)).scalars())
         assert left == {f"req_total_slice{n:03d}" for n in range(45, 50)}
@@ -148,16 +142,10 @@ def test_expired_keys_are_forgotten_in_slices_and_the_loop_serves_requests_betwe
     with database.engine.begin() as connection:
         connection.execute(insert(idempotency_keys), [*expired, key("fresh", now)])
     keeper = housekeeping.Housekeeping(LogRuntime(database), SystemClock(), log_total=None)  # type: ignore[arg-type]
-
-    async def scenario() -> Slices:
-        with Slices("idempotency_keys") as slices:
-            turns = asyncio.ensure_future(slices.count_turns())
-            await keeper.run_once(keys=True)
-            turns.cancel()
-        return slices
+    slices = Slices("idempotency_keys")
 
     try:
-        slices = asyncio.run(scenario())
+        asyncio.run(slices.during(keeper.run_once(keys=True)))
         with database.engine.connect() as connection:
             query = select(idempotency_keys.c.key).where(idempotency_keys.c.account == account)
             assert set(connection.execute(query).scalars()) == {"fresh"}
