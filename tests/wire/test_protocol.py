@@ -29,17 +29,18 @@ def test_a_connection_accepted_from_a_listener_passed_down_sends_without_nagles_
         listener.listen()
         assert listener.proto == 0
         config = uvicorn.Config(_app, log_level="warning")
-        made: list[StripeHttpToolsProtocol] = []
+        loop = asyncio.get_running_loop()
+        connected: asyncio.Future[asyncio.Transport] = loop.create_future()
 
-        def protocol() -> StripeHttpToolsProtocol:
-            made.append(StripeHttpToolsProtocol(config, ServerState(), {}))
-            return made[-1]
+        class Watched(StripeHttpToolsProtocol):
+            def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+                super().connection_made(transport)
+                connected.set_result(transport)
 
-        server = await asyncio.get_running_loop().create_server(protocol, sock=listener)
+        server = await loop.create_server(lambda: Watched(config, ServerState(), {}), sock=listener)
         _, writer = await asyncio.open_connection(*listener.getsockname())
-        while not made or made[0].transport is None:
-            await asyncio.sleep(0.001)
-        accepted = made[0].transport.get_extra_info("socket")
+        transport = await asyncio.wait_for(connected, 10)
+        accepted = transport.get_extra_info("socket")
         nodelay = accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
         writer.close()
         server.close()
