@@ -12,6 +12,7 @@ from sqlalchemy import (
     Connection,
     Table,
     and_,
+    select,
 )
 from sqlalchemy.orm import Session
 
@@ -69,6 +70,17 @@ def _dialect_name(executor: Executor) -> str:
 
 def _scoped(table: Table, scope: Scope) -> ColumnElement[bool]:
     return and_(table.c.account == scope.account, table.c.livemode == scope.livemode)
+
+
+def first_of(
+    table: Table, where: ColumnElement[bool], order: Sequence[Any], limit: int | None
+) -> ColumnElement[bool]:
+    """`where`, narrowed with `limit` to the first `limit` rows it matches in `order` (by the
+    primary key `seq`): a DELETE of one slice (services/slices.py)."""
+    if limit is None:
+        return where
+    first = select(table.c.seq).where(where).order_by(*order).limit(limit)
+    return table.c.seq.in_(first.scalar_subquery())
 
 
 def created_filter(table: Table, created: int | Mapping[str, int] | None) -> list[Any]:

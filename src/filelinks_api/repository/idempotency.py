@@ -25,6 +25,7 @@ from filelinks_api.models import (
 from filelinks_api.repository.base import (
     Executor,
     Scope,
+    first_of,
 )
 from filelinks_api.repository.fast import _by_scope_and, _lookup
 
@@ -140,8 +141,6 @@ def prune_idempotency_keys(
         key.created <= max(real_now, latest or real_now) - ttl,
         key.created <= func.coalesce(their_now, real_now) - ttl,
     )
-    if limit is not None:
-        oldest = select(key.seq).where(expired).order_by(key.created).limit(limit)
-        expired = key.seq.in_(oldest.scalar_subquery())
-    result = session.execute(delete(idempotency_keys).where(expired))
+    oldest = first_of(idempotency_keys, expired, [key.created], limit)
+    result = session.execute(delete(idempotency_keys).where(oldest))
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -24,6 +24,7 @@ from filelinks_api.repository.base import (
     Scope,
     _scoped,
     _storable,
+    first_of,
 )
 from filelinks_api.repository.fast import _by_scope_and, _driver_cursor, _InsertMany, _lookup
 
@@ -101,15 +102,8 @@ def delete_request_log_through(
         _scoped(request_log, scope),
         tuple_(request_log.c.created, request_log.c.seq) <= tuple_(*position),
     )
-    if limit is not None:
-        oldest = (
-            select(request_log.c.seq)
-            .where(through)
-            .order_by(request_log.c.created, request_log.c.seq)
-            .limit(limit)
-        )
-        through = request_log.c.seq.in_(oldest.scalar_subquery())
-    result = session.execute(delete(request_log).where(through))
+    oldest = first_of(request_log, through, [request_log.c.created, request_log.c.seq], limit)
+    result = session.execute(delete(request_log).where(oldest))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -120,11 +114,8 @@ def prune_request_log_total(session: Executor, keep: int, *, limit: int | None =
     newest = session.execute(select(func.max(request_log.c.seq))).scalar()
     if newest is None or newest <= keep:
         return 0
-    through = request_log.c.seq <= newest - keep
-    if limit is not None:
-        oldest = select(request_log.c.seq).where(through).order_by(request_log.c.seq).limit(limit)
-        through = request_log.c.seq.in_(oldest.scalar_subquery())
-    result = session.execute(delete(request_log).where(through))
+    oldest = first_of(request_log, request_log.c.seq <= newest - keep, [request_log.c.seq], limit)
+    result = session.execute(delete(request_log).where(oldest))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
